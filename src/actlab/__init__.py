@@ -1,0 +1,49 @@
+"""actlab: activation functions for neural networks, exact and tested.
+
+    >>> import actlab, torch
+    >>> act = actlab.get("leaky_relu", negative_slope=0.2)
+    >>> actlab.spec("sigmoid").fixed_points
+    ((0.6590460684074..., 0.6590460684074...),)
+"""
+
+from actlab import functional
+from actlab.catalog import (
+    Activation,
+    Param,
+    Properties,
+    Saturation,
+    Spec,
+    StochasticActivation,
+    UnknownActivationError,
+    aliases,
+    canonical,
+    deserialize,
+    get,
+    names,
+    register,
+    serialize,
+    spec,
+    unregister,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Activation",
+    "Param",
+    "Properties",
+    "Saturation",
+    "Spec",
+    "StochasticActivation",
+    "UnknownActivationError",
+    "aliases",
+    "canonical",
+    "deserialize",
+    "functional",
+    "get",
+    "names",
+    "register",
+    "serialize",
+    "spec",
+    "unregister",
+]
