@@ -9,12 +9,13 @@ declaration is checked against numerical measurement of the function itself in
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import torch
 
 from actlab.catalog import functional as AF
 from actlab.catalog import modules as M
-from actlab.catalog.measure import at, bisect_root, golden_min
+from actlab.catalog.measure import JUMP_TOL, at, bisect_root, golden_min
 from actlab.catalog.registry import add
 from actlab.catalog.spec import NONE, SOFT, Param, Properties, Spec, hard
 
@@ -111,7 +112,7 @@ def _relu6() -> Properties:
 def _piecewise_linear(a: float, sup: float | None = None, **kw) -> Properties:
     """x for x > 0, a*x otherwise (leaky_relu, prelu at init, rrelu in eval)."""
     if a == 1.0:
-        return _identity()
+        return replace(_identity(), **kw)
     rng = (-INF, INF) if a > 0 else (0.0, INF)
     return Properties(output_range=rng, range_attained=(a <= 0, False), monotonic=a >= 0,
                       zero_centred=False, smoothness=0, differentiable_at_0=False, kinks=(0.0,),
@@ -195,8 +196,19 @@ def _mish() -> Properties:
 
 
 def _softplus(beta: float, threshold: float) -> Properties:
-    # Mathematically no fixed point (log(1 + e^x) > x); in the linear region x > threshold/beta
-    # the implementation returns x itself, off by at most log1p(e^-threshold)/beta.
+    # The formula has no fixed point (log(1 + e^x) > x) and is C-infinity and increasing. The
+    # implementation (PyTorch's) returns x itself where beta*x > threshold, so at
+    # x0 = threshold/beta it drops by gap = log1p(e^-threshold)/beta: 2e-9/beta at the default
+    # threshold 20, far below anything float32 resolves (ulp(20) = 2e-6), and these properties
+    # describe the formula. A small threshold makes the drop real (0.31 for threshold=1): then
+    # the declared properties are those of the implemented function, discontinuous and not
+    # monotonic at x0, and equal to x (fixed) beyond it. measure.JUMP_TOL sets where "real" starts.
+    x0 = threshold / beta
+    gap = math.log1p(math.exp(-threshold)) / beta
+    if gap > JUMP_TOL * max(1.0, x0 + gap):
+        return _smooth(output_range=(0.0, INF), monotonic=False, zero_centred=False,
+                       smoothness=-1, kinks=(x0,), saturation=(SOFT, NONE), sup_derivative=1.0,
+                       fixed_points=((x0, INF),))
     return _smooth(output_range=(0.0, INF), monotonic=True, zero_centred=False,
                    saturation=(SOFT, NONE), sup_derivative=1.0, fixed_points=())
 

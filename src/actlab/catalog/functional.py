@@ -141,7 +141,9 @@ class _HardSigmoidFn(torch.autograd.Function):
 
 def hard_sigmoid(x: Tensor, slope: float = 0.25) -> Tensor:
     check_input(x, "hard_sigmoid")
-    if slope == 1.0 / 6.0:
+    # PyTorch's kernel for slope 1/6, except in float64: its backward multiplies by 1/6 rounded
+    # to float32 (0.16666667163...), 3e-8 off the exact slope.
+    if slope == 1.0 / 6.0 and x.dtype != torch.float64:
         return F.hardsigmoid(x)
     return _HardSigmoidFn.apply(x, slope)
 
@@ -192,7 +194,8 @@ def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
 
 @_derivative
 def d_leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
-    return torch.where(x > 0, 1.0, negative_slope).to(x.dtype)
+    # full_like, not a Python scalar: torch.where(cond, 1.0, 0.01) is float32 whatever x is.
+    return torch.where(x > 0, torch.ones_like(x), torch.full_like(x, negative_slope))
 
 
 def _prelu_weight(x: Tensor, weight: Tensor | float) -> Tensor:
@@ -201,10 +204,16 @@ def _prelu_weight(x: Tensor, weight: Tensor | float) -> Tensor:
     return torch.tensor([float(weight)], dtype=x.dtype, device=x.device)
 
 
-def prelu(x: Tensor, weight: Tensor | float = 0.25) -> Tensor:
-    """PReLU with ``weight`` of one element (shared) or one per channel (dim 1 of ``x``)."""
+def prelu(
+    x: Tensor, weight: Tensor | float | None = None, num_parameters: int = 1, init: float = 0.25
+) -> Tensor:
+    """PReLU with ``weight`` of one element (shared) or one per channel (dim 1 of ``x``).
+
+    Without ``weight``, the slope is ``init`` (the module at initialisation): the functional form
+    then takes the spec's parameters, ``prelu(x, num_parameters=..., init=...)``, like every entry.
+    """
     check_input(x, "prelu")
-    return F.prelu(x, _prelu_weight(x, weight))
+    return F.prelu(x, _prelu_weight(x, init if weight is None else weight))
 
 
 @_derivative
@@ -223,7 +232,8 @@ class _RandomSlopeFn(torch.autograd.Function):
     @staticmethod
     def forward(x: Tensor, lower: float, upper: float, generator) -> Tensor:
         r = torch.empty_like(x).uniform_(lower, upper, generator=generator)
-        r = torch.where(x >= 0, torch.ones_like(r), r)
+        # x > 0 (not >=): at 0 the slope applies, as in eval (leaky_relu'(0)) and nn.RReLU.
+        r = torch.where(x > 0, torch.ones_like(r), r)
         return x * r, r
 
     @staticmethod
@@ -268,7 +278,11 @@ def noisy_relu(
     if not training:
         return torch.relu(x)
     eps = torch.empty_like(x).normal_(generator=generator)
-    return torch.relu(x + torch.sqrt(torch.sigmoid(x)) * eps)
+    # sqrt(sigmoid(x)) as exp(log_sigmoid(x) / 2): the same value, but its gradient stays finite
+    # where sigmoid(x) underflows to 0 (sqrt'(0) = inf, and inf * 0 = NaN for x < -104 in
+    # float32, even though relu passes no gradient there).
+    std = torch.exp(0.5 * F.logsigmoid(x))
+    return torch.relu(x + std * eps)
 
 
 d_noisy_relu = d_relu
@@ -330,8 +344,11 @@ def d_gelu(x: Tensor, approximate: str = "none") -> Tensor:
     return cdf + x * pdf
 
 
-def silu(x: Tensor, beta: Tensor | float = 1.0) -> Tensor:
-    """SiLU / Swish: ``x * sigmoid(beta * x)``; ``beta`` may be a learnable tensor (Swish-beta)."""
+def silu(x: Tensor, beta: Tensor | float = 1.0, learnable: bool = False) -> Tensor:
+    """SiLU / Swish: ``x * sigmoid(beta * x)``; ``beta`` may be a learnable tensor (Swish-beta).
+
+    ``learnable`` only matters to the module (it makes beta an ``nn.Parameter``); it is accepted
+    here so that ``silu(x, **spec.defaults)`` works like every other entry."""
     check_input(x, "silu")
     if not isinstance(beta, Tensor) and beta == 1.0:
         return F.silu(x)
@@ -391,7 +408,9 @@ def softsign(x: Tensor) -> Tensor:
 
 @_derivative
 def d_softsign(x: Tensor) -> Tensor:
-    return (x.abs() + 1.0).reciprocal_().square_()
+    # Out of place: the backward of _SoftsignFn calls this, and in-place ops here broke double
+    # backward (reciprocal's saved output was overwritten by square_).
+    return (x.abs() + 1.0).reciprocal().square()
 
 
 def hard_swish(x: Tensor) -> Tensor:
@@ -401,8 +420,9 @@ def hard_swish(x: Tensor) -> Tensor:
 
 @_derivative
 def d_hard_swish(x: Tensor) -> Tensor:
-    # PyTorch's backward: 0 for x < -3, x/3 + 1/2 on [-3, 3] (so -1/2 at x = -3), 1 above.
-    return torch.where(x < -3, torch.zeros_like(x), torch.where(x <= 3, x / 3.0 + 0.5, 1.0))
+    # PyTorch's backward (2.13): 0 for x <= -3, x/3 + 1/2 on (-3, 3), 1 for x >= 3; so at both
+    # kinks the value of the outer piece.
+    return torch.where(x <= -3, torch.zeros_like(x), torch.where(x < 3, x / 3.0 + 0.5, 1.0))
 
 
 def log_sigmoid(x: Tensor) -> Tensor:
@@ -419,7 +439,12 @@ def d_log_sigmoid(x: Tensor) -> Tensor:
 # entries that mix features: maxout, softmax, log_softmax
 # ---------------------------------------------------------------------------------------------
 def _maxout_groups(x: Tensor, k: int, dim: int) -> tuple[Tensor, int]:
-    dim = dim % x.dim() if x.dim() else 0
+    if x.dim() == 0 or not -x.dim() <= dim < x.dim():
+        raise ValueError(
+            f"maxout: dim={dim} is invalid for a {x.dim()}-d input; valid: "
+            f"-{max(x.dim(), 1)} <= dim < {max(x.dim(), 1)} on an input with at least 1 dimension"
+        )
+    dim = dim % x.dim()
     n = x.shape[dim]
     if n % k:
         raise ValueError(

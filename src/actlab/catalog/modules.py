@@ -319,7 +319,8 @@ class Softsign(Activation):
 
 class HardSwish(Activation):
     r""":math:`f(x) = x\,\mathrm{ReLU6}(x + 3) / 6` (Howard et al. 2019, MobileNetV3).
-    Equals ``nn.Hardswish``; note :math:`f'(-3) = -1/2` there, as in PyTorch's backward."""
+    Equals ``nn.Hardswish``; at the kinks :math:`f'(-3) = 0` and :math:`f'(3) = 1`, as PyTorch's
+    backward."""
 
     name = "hard_swish"
 

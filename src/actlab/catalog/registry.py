@@ -97,6 +97,9 @@ def get(name: str | Mapping[str, Any] | nn.Module, **params: Any) -> nn.Module:
     if isinstance(name, Mapping):
         config = dict(name)
         config.update(params)
+        if "name" not in config:
+            raise ValueError(f"activation config {config!r} has no 'name'; valid: a dict like "
+                             "{'name': 'leaky_relu', 'negative_slope': 0.2}")
         name = config.pop("name")
         params = config
     s = spec(name)
@@ -203,6 +206,9 @@ def register(
     )
     if replace and name in _SPECS:
         old = _SPECS[name]
+        if not old.user:
+            raise ValueError(f"activation name {name!r} is a built-in and cannot be replaced; "
+                             "choose another name")
         for a in old.aliases:
             _ALIASES.pop(a, None)
     return add(s, replace=replace)
