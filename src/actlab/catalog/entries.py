@@ -208,7 +208,7 @@ def _softplus(beta: float, threshold: float) -> Properties:
     if gap > JUMP_TOL * max(1.0, x0 + gap):
         return _smooth(output_range=(0.0, INF), monotonic=False, zero_centred=False,
                        smoothness=-1, kinks=(x0,), saturation=(SOFT, NONE), sup_derivative=1.0,
-                       fixed_points=((x0, INF),))
+                       fixed_points=((math.nextafter(x0, INF), INF),))
     return _smooth(output_range=(0.0, INF), monotonic=True, zero_centred=False,
                    saturation=(SOFT, NONE), sup_derivative=1.0, fixed_points=())
 

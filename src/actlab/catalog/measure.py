@@ -52,6 +52,9 @@ FAR = (1e3, 1e6, 1e9, 1e12, 1e15)
 FIXED_RUN_HALF_WIDTH = 6.0
 #: A jump of f or f' smaller than this (relative to max(1, |value|)) is not reported.
 JUMP_TOL = 1e-6
+#: A zero tail of f' is hard saturation only if |f'| exceeds this within one unit inside it; a
+#: derivative that underflows (gelu's x * phi(x) below -38: 1e-304 one unit inside) is soft.
+HARD_MIN_SLOPE = 1e-30
 
 MEASURABLE = frozenset(Properties.__dataclass_fields__) - {
     "learnable", "stochastic", "elementwise", "measured"
@@ -253,6 +256,12 @@ def fixed_points(f: UFn, x: Tensor | None = None, tol: float = 1e-12) -> tuple[I
                 outside = m
         return inside
 
+    def end(t: float) -> float:
+        # snapped to the grid only if that is still a fixed point (softplus with threshold 1 is
+        # x itself for x > 1, but not at 1)
+        s = _snap(t, x)
+        return s if at(f, s) == s else t
+
     near = g.abs() <= tol * x.abs().clamp(min=1.0)
     for i, j in _runs(near):
         lo, hi = xs[i], xs[j]
@@ -261,8 +270,8 @@ def fixed_points(f: UFn, x: Tensor | None = None, tol: float = 1e-12) -> tuple[I
         if i == j:  # an isolated grid point
             out.append((lo, lo))
             continue
-        lo = -math.inf if i == 0 else _snap(refine(lo, xs[i - 1]), x)
-        hi = math.inf if j == len(xs) - 1 else _snap(refine(hi, xs[j + 1]), x)
+        lo = -math.inf if i == 0 else end(refine(lo, xs[i - 1]))
+        hi = math.inf if j == len(xs) - 1 else end(refine(hi, xs[j + 1]))
         out.append((lo, hi))
 
     sign = torch.sign(g)
@@ -342,11 +351,15 @@ def measure_properties(
     # -- sup |f'| -------------------------------------------------------------------------------
     ad = torch.nan_to_num(d.abs(), nan=0.0)
     i = int(torch.argmax(ad))
-    sup = float(ad[i])
+    sup = grid_sup = float(ad[i])
     if 0 < i < len(xs) - 1 and math.isfinite(sup):
         t = golden_min(lambda s: -abs(fd(s)), xs[i - 1], xs[i + 1])
         sup = max(sup, abs(fd(t)))
     sup = max([sup, *(abs(v) for v in _finite(far_d))])
+    # |f'| still growing at the farthest points (1e12 -> 1e15): unbounded (relu(x)^2).
+    for nearer, farthest in ((far_d[1], far_d[0]), (far_d[-2], far_d[-1])):
+        if abs(farthest) > 2.0 * abs(nearer) and abs(farthest) > 1.0:
+            sup = math.inf
 
     # -- saturation -----------------------------------------------------------------------------
     def side(left: bool) -> Saturation:
@@ -371,13 +384,13 @@ def measure_properties(
                     inside = m
             thr = _snap(outside, x)
             # Hard only if f' becomes non-negligible within one unit inside the boundary; a
-            # derivative that underflows to 0 (gelu's left tail) is soft.
+            # derivative that underflows to 0 (gelu's left tail: 1e-304 one unit inside) is soft.
             probe = torch.linspace(thr, thr + inward, 257, dtype=torch.float64)
-            if float(df(probe).abs().max()) > 1e-12 * max(1.0, sup):
+            if float(df(probe).abs().max()) > HARD_MIN_SLOPE:
                 return hard(thr)
             return SOFT
         far = tail[-1] if tail else float(dd[-1])
-        return SOFT if abs(far) <= 1e-5 * max(1.0, sup) else NONE
+        return SOFT if abs(far) <= 1e-5 * max(1.0, grid_sup) else NONE
 
     saturation = (side(True), side(False))
 
