@@ -6,7 +6,7 @@
     ((0.6590460684074..., 0.6590460684074...),)
 """
 
-from actlab import functional
+from actlab import functional, noisy  # noisy: registers nan_hard_tanh, ... (issue 3)
 from actlab.catalog import (
     Activation,
     Param,
@@ -25,11 +25,13 @@ from actlab.catalog import (
     spec,
     unregister,
 )
+from actlab.noisy import NoiseAnnealer
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Activation",
+    "NoiseAnnealer",
     "Param",
     "Properties",
     "Saturation",
@@ -42,6 +44,7 @@ __all__ = [
     "functional",
     "get",
     "names",
+    "noisy",
     "register",
     "serialize",
     "spec",
