@@ -27,6 +27,8 @@ from actlab.catalog.measure import autograd_grad, grid, scalar_slice
 from actlab.catalog.torch_map import from_torch, torch_types
 from conftest import builtin_names, input_shape, props, sample_input, spec_params
 
+pytestmark = pytest.mark.usefixtures("torch_single_thread")
+
 STOCHASTIC = [n for n in builtin_names() if actlab.spec(n).stochastic]
 
 

@@ -27,6 +27,8 @@ from actlab.catalog import measure
 from actlab.catalog.measure import autograd_grad, gaussian_mean, grid, measure_properties, scalar_slice
 from conftest import input_shape, sample_input, spec_params
 
+pytestmark = pytest.mark.usefixtures("torch_single_thread")
+
 REL = 1e-9  # tolerance on transcendental values (bisection / golden section to ~1e-15)
 
 

@@ -46,7 +46,22 @@ class Activation(nn.Module):
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v!r}" for k, v in self.params.items())
 
-    # nn.Module.__setstate__/deepcopy keep self.spec; specs are immutable, sharing is fine.
+    # Pickling (torch.save(module), deepcopy, multiprocessing) stores the entry's name, not its
+    # spec: a spec holds functions, which may be closures or lambdas (user registrations, entries
+    # built by a factory) that pickle cannot store. The spec is looked up again on loading, so the
+    # entry must be registered in the loading process.
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("spec", None)
+        state.pop("_fn", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        from actlab.catalog.registry import spec
+
+        super().__setstate__(state)
+        self.spec = spec(self.name)
+        self._fn = self.spec.fn
 
 
 class StochasticActivation(Activation):
