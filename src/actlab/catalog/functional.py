@@ -46,6 +46,29 @@ def check_input(x: object, name: str) -> None:
         )
 
 
+_VALID: set[tuple] = set()
+
+
+def _check_params(name: str, **params: object) -> None:
+    """Validate the parameters of a functional form against the spec (one-line ValueError).
+
+    Valid settings are remembered, so a repeated call costs a set lookup (~1.5 us). The types
+    are part of the key: True == 1 == 1.0 hash alike, but a bool is no valid float. Tensor values
+    (learned PReLU slopes, a learnable beta) are not spec parameters and pass. Inside
+    torch.compile the check is skipped (eager runs and module construction check the values)."""
+    if torch.compiler.is_compiling():
+        return
+    key = (name, *params.items(), *map(type, params.values()))
+    if key in _VALID:
+        return
+    from actlab.catalog.registry import spec  # the registry imports this module
+
+    plain = {k: v for k, v in params.items() if not isinstance(v, Tensor)}
+    spec(name).resolve(plain)
+    if len(plain) == len(params) and len(_VALID) < 100_000:
+        _VALID.add(key)
+
+
 def _derivative(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
     """Check the input and evaluate half/bfloat16 derivatives in float32 (then cast back)."""
 
@@ -141,6 +164,7 @@ class _HardSigmoidFn(torch.autograd.Function):
 
 def hard_sigmoid(x: Tensor, slope: float = 0.25) -> Tensor:
     check_input(x, "hard_sigmoid")
+    _check_params("hard_sigmoid", slope=slope)
     # PyTorch's kernel for slope 1/6, except in float64: its backward multiplies by 1/6 rounded
     # to float32 (0.16666667163...), 3e-8 off the exact slope.
     if slope == 1.0 / 6.0 and x.dtype != torch.float64:
@@ -150,17 +174,20 @@ def hard_sigmoid(x: Tensor, slope: float = 0.25) -> Tensor:
 
 @_derivative
 def d_hard_sigmoid(x: Tensor, slope: float = 0.25) -> Tensor:
+    _check_params("hard_sigmoid", slope=slope)
     t = 0.5 / slope  # |x| >= t is saturated; f' = 0 there, including at the kink (PyTorch)
     return ((x > -t) & (x < t)).to(x.dtype) * slope
 
 
 def hard_tanh(x: Tensor, min: float = -1.0, max: float = 1.0) -> Tensor:
     check_input(x, "hard_tanh")
+    _check_params("hard_tanh", min=min, max=max)
     return F.hardtanh(x, min, max)
 
 
 @_derivative
 def d_hard_tanh(x: Tensor, min: float = -1.0, max: float = 1.0) -> Tensor:
+    _check_params("hard_tanh", min=min, max=max)
     return ((x > min) & (x < max)).to(x.dtype)
 
 
@@ -189,11 +216,13 @@ def d_relu6(x: Tensor) -> Tensor:
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
     check_input(x, "leaky_relu")
+    _check_params("leaky_relu", negative_slope=negative_slope)
     return F.leaky_relu(x, negative_slope)
 
 
 @_derivative
 def d_leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    _check_params("leaky_relu", negative_slope=negative_slope)
     # full_like, not a Python scalar: torch.where(cond, 1.0, 0.01) is float32 whatever x is.
     return torch.where(x > 0, torch.ones_like(x), torch.full_like(x, negative_slope))
 
@@ -213,6 +242,7 @@ def prelu(
     then takes the spec's parameters, ``prelu(x, num_parameters=..., init=...)``, like every entry.
     """
     check_input(x, "prelu")
+    _check_params("prelu", num_parameters=num_parameters, init=init)
     return F.prelu(x, _prelu_weight(x, init if weight is None else weight))
 
 
@@ -220,6 +250,7 @@ def prelu(
 def d_prelu(
     x: Tensor, weight: Tensor | float | None = None, num_parameters: int = 1, init: float = 0.25
 ) -> Tensor:
+    _check_params("prelu", num_parameters=num_parameters, init=init)
     w = _prelu_weight(x, init if weight is None else weight)
     if w.numel() > 1 and x.dim() >= 2:
         w = w.reshape((1, -1) + (1,) * (x.dim() - 2))
@@ -257,6 +288,7 @@ def rrelu(
     """Randomized leaky ReLU (Xu et al. 2015): slope ~ U[lower, upper] per element in training,
     the fixed (lower + upper) / 2 in eval."""
     check_input(x, "rrelu")
+    _check_params("rrelu", lower=lower, upper=upper)
     if not training:
         return F.leaky_relu(x, (lower + upper) / 2.0)
     return _RandomSlopeFn.apply(x, lower, upper, generator)[0]
@@ -265,6 +297,7 @@ def rrelu(
 @_derivative
 def d_rrelu(x: Tensor, lower: float = 1.0 / 8.0, upper: float = 1.0 / 3.0) -> Tensor:
     """Derivative of the deterministic (eval) form."""
+    _check_params("rrelu", lower=lower, upper=upper)
     return d_leaky_relu(x, (lower + upper) / 2.0)
 
 
@@ -293,11 +326,13 @@ d_noisy_relu = d_relu
 # ---------------------------------------------------------------------------------------------
 def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
     check_input(x, "elu")
+    _check_params("elu", alpha=alpha)
     return F.elu(x, alpha)
 
 
 @_derivative
 def d_elu(x: Tensor, alpha: float = 1.0) -> Tensor:
+    _check_params("elu", alpha=alpha)
     # exp of clamped x: the x > 0 branch is discarded but must not overflow to inf * 0.
     return torch.where(x > 0, torch.ones_like(x), alpha * torch.exp(torch.clamp(x, max=0.0)))
 
@@ -314,11 +349,13 @@ def d_selu(x: Tensor) -> Tensor:
 
 def celu(x: Tensor, alpha: float = 1.0) -> Tensor:
     check_input(x, "celu")
+    _check_params("celu", alpha=alpha)
     return F.celu(x, alpha)
 
 
 @_derivative
 def d_celu(x: Tensor, alpha: float = 1.0) -> Tensor:
+    _check_params("celu", alpha=alpha)
     return torch.where(x > 0, torch.ones_like(x), torch.exp(torch.clamp(x, max=0.0) / alpha))
 
 
@@ -327,11 +364,13 @@ def d_celu(x: Tensor, alpha: float = 1.0) -> Tensor:
 # ---------------------------------------------------------------------------------------------
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     check_input(x, "gelu")
+    _check_params("gelu", approximate=approximate)
     return F.gelu(x, approximate=approximate)
 
 
 @_derivative
 def d_gelu(x: Tensor, approximate: str = "none") -> Tensor:
+    _check_params("gelu", approximate=approximate)
     if approximate == "tanh":
         u = _SQRT_2_OVER_PI * (x + _GELU_TANH_COEF * x**3)
         du = _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_TANH_COEF * x * x)
@@ -350,6 +389,7 @@ def silu(x: Tensor, beta: Tensor | float = 1.0, learnable: bool = False) -> Tens
     ``learnable`` only matters to the module (it makes beta an ``nn.Parameter``); it is accepted
     here so that ``silu(x, **spec.defaults)`` works like every other entry."""
     check_input(x, "silu")
+    _check_params("silu", beta=beta, learnable=learnable)
     if not isinstance(beta, Tensor) and beta == 1.0:
         return F.silu(x)
     return x * torch.sigmoid(beta * x)
@@ -357,6 +397,7 @@ def silu(x: Tensor, beta: Tensor | float = 1.0, learnable: bool = False) -> Tens
 
 @_derivative
 def d_silu(x: Tensor, beta: Tensor | float = 1.0, learnable: bool = False) -> Tensor:
+    _check_params("silu", beta=beta, learnable=learnable)
     bx = beta * x
     s = torch.sigmoid(bx)
     return s + bx * s * torch.sigmoid(-bx)
@@ -377,11 +418,13 @@ def d_mish(x: Tensor) -> Tensor:
 def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """``log(1 + exp(beta x)) / beta``, linear where ``beta x > threshold`` (as PyTorch)."""
     check_input(x, "softplus")
+    _check_params("softplus", beta=beta, threshold=threshold)
     return F.softplus(x, beta, threshold)
 
 
 @_derivative
 def d_softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    _check_params("softplus", beta=beta, threshold=threshold)
     # PyTorch's backward is exactly 1 in the linear region; match it.
     return torch.where(beta * x > threshold, torch.ones_like(x), torch.sigmoid(beta * x))
 
@@ -460,6 +503,7 @@ def maxout(x: Tensor, k: int = 2, dim: int = -1) -> Tensor:
     consecutive features along ``dim``, mapping ``n * k`` features to ``n``. Put it after an
     ``nn.Linear(in, n * k)`` to get the maxout unit of the paper."""
     check_input(x, "maxout")
+    _check_params("maxout", k=k, dim=dim)
     groups, dim = _maxout_groups(x, k, dim)
     # max (not amax): on ties the gradient goes to the one index max returns, as d_maxout says.
     return groups.max(dim + 1).values
@@ -469,6 +513,7 @@ def maxout(x: Tensor, k: int = 2, dim: int = -1) -> Tensor:
 def d_maxout(x: Tensor, k: int = 2, dim: int = -1) -> Tensor:
     """d y_j / d x_i: 1 for the element that is the max of its group (the one ``torch.max``
     returns on ties), 0 elsewhere; shape of ``x``."""
+    _check_params("maxout", k=k, dim=dim)
     groups, dim = _maxout_groups(x, k, dim)
     idx = groups.max(dim + 1, keepdim=True).indices
     return torch.zeros_like(groups).scatter_(dim + 1, idx, 1.0).reshape(x.shape)
@@ -476,11 +521,13 @@ def d_maxout(x: Tensor, k: int = 2, dim: int = -1) -> Tensor:
 
 def softmax(x: Tensor, dim: int = -1) -> Tensor:
     check_input(x, "softmax")
+    _check_params("softmax", dim=dim)
     return F.softmax(x, dim=dim)
 
 
 def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
     check_input(x, "log_softmax")
+    _check_params("log_softmax", dim=dim)
     return F.log_softmax(x, dim=dim)
 
 
@@ -502,6 +549,7 @@ def _softmax_parts(x: Tensor, dim: int) -> tuple[Tensor, Tensor]:
 @_derivative
 def d_softmax(x: Tensor, dim: int = -1) -> Tensor:
     """Diagonal of the Jacobian, d s_i / d x_i = s_i (1 - s_i)."""
+    _check_params("softmax", dim=dim)
     s, rest = _softmax_parts(x, dim)
     return s * rest
 
@@ -509,4 +557,5 @@ def d_softmax(x: Tensor, dim: int = -1) -> Tensor:
 @_derivative
 def d_log_softmax(x: Tensor, dim: int = -1) -> Tensor:
     """Diagonal of the Jacobian, d log s_i / d x_i = 1 - s_i."""
+    _check_params("log_softmax", dim=dim)
     return _softmax_parts(x, dim)[1]

@@ -73,6 +73,9 @@ class StochasticActivation(Activation):
     """
 
     def __init__(self, generator: torch.Generator | None = None, **params: Any) -> None:
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise ValueError(f"{self.name}: generator={generator!r} is invalid; valid: a "
+                             "torch.Generator or None (the global RNG)")
         super().__init__(**params)
         self.generator = generator
 

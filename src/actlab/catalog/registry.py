@@ -126,6 +126,13 @@ def deserialize(config: Mapping[str, Any]) -> nn.Module:
     return get(config)
 
 
+def _rebuild(config: Mapping[str, Any], state: Mapping[str, Any], training: bool) -> nn.Module:
+    """Unpickle a module of a user-registered activation (the name must be registered)."""
+    m = get(config)
+    m.load_state_dict(state)
+    return m.train(training)
+
+
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 _PROPERTY_NAMES = set(Properties.__dataclass_fields__) - {"measured", "elementwise"}
@@ -189,7 +196,14 @@ def register(
     module_cls = type(
         "".join(part.capitalize() for part in name.split("_")),
         (Activation,),
-        {"name": name, "__doc__": doc or f"User-registered activation {name!r}."},
+        {
+            "name": name,
+            "__doc__": doc or f"User-registered activation {name!r}.",
+            # The class is made here, so pickle cannot find it by name: rebuild from the config.
+            "__reduce_ex__": lambda self, protocol: (
+                _rebuild, (self.get_config(), self.state_dict(), self.training)
+            ),
+        },
     )
     s = Spec(
         name=name,

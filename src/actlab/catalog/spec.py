@@ -263,6 +263,7 @@ class Spec:
 
     # -- computation ------------------------------------------------------------------------
     def __call__(self, x: torch.Tensor, **params: Any) -> torch.Tensor:
+        _check_input(x, self.name)
         return self.fn(x, **params)
 
     def derivative(self, x: torch.Tensor, **params: Any) -> torch.Tensor:
@@ -271,8 +272,10 @@ class Spec:
         At a kink the closed form returns what PyTorch's autograd returns for the native op,
         so the two never disagree: relu'(0) = 0, leaky_relu'(0) = negative_slope, hard_tanh' = 0
         at both ends of the clamp. ``step'(x) = 0`` everywhere (the Dirac mass at 0 is dropped).
-        For entries without a closed form (user-registered), autograd supplies it.
+        For entries without a closed form (user-registered), autograd supplies it. Non-tensors
+        and integer tensors raise TypeError for every entry (user derivatives included).
         """
+        _check_input(x, f"{self.name}'")
         if self.derivative_fn is not None:
             return self.derivative_fn(x, **params)
         return autograd_derivative(self.fn, x, **params)
@@ -309,6 +312,12 @@ class Spec:
             "reference": self.reference,
             "user": self.user,
         }
+
+
+def _check_input(x: object, name: str) -> None:
+    from actlab.catalog.functional import check_input  # functional imports nothing from here
+
+    check_input(x, name)
 
 
 def autograd_derivative(fn: TensorFn, x: torch.Tensor, **params: Any) -> torch.Tensor:
