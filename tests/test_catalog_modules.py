@@ -340,6 +340,9 @@ def test_serialize_torch_modules(tm, name):
 def test_serialize_rejects_non_activations():
     with pytest.raises(TypeError, match="Linear is not an activation"):
         actlab.serialize(nn.Linear(2, 2))
+    # nn.Softmax() picks dim 0 or 1 by input rank: no catalog config computes the same
+    with pytest.raises(ValueError, match=r"Softmax\(dim=None\).*explicit dim"):
+        actlab.serialize(nn.Softmax())
 
 
 def test_every_entry_accepts_a_batch(catalog_case):

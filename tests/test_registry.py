@@ -311,6 +311,15 @@ def test_register_errors(user_entry):
         actlab.register("not_callable", 3)
     with pytest.raises(ValueError, match="unknown property 'range'"):
         actlab.register("bad_prop", torch.relu, range=(0, 1))
+    with pytest.raises(ValueError, match=r"saturation=.*is invalid"):
+        actlab.register("bad_prop", torch.relu, saturation=("hard", "medium"))
+    with pytest.raises(ValueError, match="derivative disagrees with autograd") as e:
+        actlab.register("bad_prop", squareplus, lambda x: torch.sigmoid(x))
+    one_line_error(e)
+    with pytest.raises(ValueError, match="must be elementwise"):
+        actlab.register("bad_prop", lambda x: x.sum())
+    with pytest.raises(ValueError, match=r"fn\(x\) failed"):
+        actlab.register("bad_prop", lambda x, a: a * x)  # a parameter without a default
     assert "not_callable" not in actlab.names() and "bad_prop" not in actlab.names()
     user_entry("mine", torch.tanh)
     with pytest.raises(ValueError, match="already registered"):

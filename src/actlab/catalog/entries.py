@@ -3,7 +3,7 @@
 Properties are declared from the mathematics (closed forms where they exist; a float64 root or
 minimum search where the value is transcendental, e.g. sigmoid's fixed point 0.659046...). Every
 declaration is checked against numerical measurement of the function itself in
-``tests/test_catalog.py``.
+``tests/test_catalog_properties.py``.
 """
 
 from __future__ import annotations

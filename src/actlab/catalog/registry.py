@@ -126,6 +126,38 @@ def deserialize(config: Mapping[str, Any]) -> nn.Module:
     return get(config)
 
 
+def _check_user_functions(name: str, fn: Callable[..., torch.Tensor],
+                          derivative: Callable[..., torch.Tensor] | None,
+                          params: dict[str, Any]) -> None:
+    """Fail at registration, not later: fn must map a float tensor to one of the same shape, and
+    a given derivative must agree with autograd of fn (off any grid a kink would sit on)."""
+    x = torch.linspace(-5.03, 4.97, 101, dtype=torch.float64)
+    try:
+        y = fn(x, **params)
+    except Exception as e:
+        raise ValueError(f"register({name!r}): fn(x) failed on a float64 tensor: "
+                         f"{type(e).__name__}: {e}".splitlines()[0]) from e
+    if not isinstance(y, torch.Tensor) or y.shape != x.shape:
+        got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
+        raise ValueError(f"register({name!r}): fn must be elementwise (a tensor of the input's "
+                         f"shape {tuple(x.shape)}); got {got}")
+    if derivative is None:
+        return
+    d = derivative(x, **params)
+    with torch.enable_grad():
+        xr = x.clone().requires_grad_(True)
+        out = fn(xr, **params)
+        if not out.requires_grad:  # not differentiable by autograd: nothing to compare with
+            return
+        (g,) = torch.autograd.grad(out.sum(), xr)
+    bad = (d - g).abs() > 1e-6 * (1 + g.abs())
+    if bad.any():
+        i = int(torch.nonzero(bad)[0])
+        raise ValueError(f"register({name!r}): derivative disagrees with autograd of fn at "
+                         f"x={float(x[i]):.6g} ({float(d[i]):.6g} vs {float(g[i]):.6g}); "
+                         "valid: f' of fn, or derivative=None to use autograd")
+
+
 def _rebuild(config: Mapping[str, Any], state: Mapping[str, Any], training: bool) -> nn.Module:
     """Unpickle a module of a user-registered activation (the name must be registered)."""
     m = get(config)
@@ -186,6 +218,11 @@ def register(
             s if isinstance(s, Saturation) else Saturation(*s) if isinstance(s, tuple)
             else Saturation(s) for s in declared["saturation"]
         )
+        kinds = [s.kind for s in declared["saturation"]]
+        if len(kinds) != 2 or not set(kinds) <= {"none", "soft", "hard"}:
+            raise ValueError(f"register({name!r}): saturation={properties['saturation']!r} is "
+                             "invalid; valid: (left, right), each 'none', 'soft' or ('hard', t)")
+    _check_user_functions(name, fn, derivative, {p.name: p.default for p in param_specs})
 
     def properties_fn(**p: Any) -> Properties:
         measured = measure_properties(fn, derivative, **p)

@@ -6,10 +6,10 @@ equivalent) and what it does (:class:`Properties`: range, monotonicity, saturati
 ...). Properties depend on parameters (leaky_relu's range depends on its slope), so a spec holds a
 function from parameters to properties; ``spec.properties()`` evaluates it at the defaults.
 
-Every declared property is checked against the function itself by ``tests/test_catalog.py`` with
-the numerical measurements of :mod:`actlab.catalog.measure`; properties of user-registered
-activations that are not declared are measured by the same code and listed in
-``Properties.measured``.
+Every declared property is checked against the function itself by
+``tests/test_catalog_properties.py`` with the numerical measurements of
+:mod:`actlab.catalog.measure`; properties of user-registered activations that are not declared are
+measured by the same code and listed in ``Properties.measured``.
 """
 
 from __future__ import annotations

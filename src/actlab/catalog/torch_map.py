@@ -7,6 +7,17 @@ from typing import Any
 
 from torch import nn
 
+
+def _explicit_dim(m: nn.Module) -> int:
+    # dim=None is PyTorch's deprecated implicit dim (0 for 0-, 1- and 3-d inputs, else 1): no
+    # single catalog dim computes the same thing, so say so instead of guessing -1.
+    if m.dim is None:
+        raise ValueError(f"{type(m).__name__}(dim=None) picks its dim from the input's rank "
+                         "(deprecated in PyTorch); valid: a module with an explicit dim, "
+                         f"e.g. nn.{type(m).__name__}(dim=-1)")
+    return int(m.dim)
+
+
 _MAP: dict[type, Callable[[Any], dict[str, Any]]] = {
     nn.Identity: lambda m: {"name": "identity"},
     nn.Sigmoid: lambda m: {"name": "sigmoid"},
@@ -31,8 +42,8 @@ _MAP: dict[type, Callable[[Any], dict[str, Any]]] = {
     nn.Hardsigmoid: lambda m: {"name": "hard_sigmoid", "slope": 1.0 / 6.0},
     nn.Hardswish: lambda m: {"name": "hard_swish"},
     nn.LogSigmoid: lambda m: {"name": "log_sigmoid"},
-    nn.Softmax: lambda m: {"name": "softmax", "dim": -1 if m.dim is None else m.dim},
-    nn.LogSoftmax: lambda m: {"name": "log_softmax", "dim": -1 if m.dim is None else m.dim},
+    nn.Softmax: lambda m: {"name": "softmax", "dim": _explicit_dim(m)},
+    nn.LogSoftmax: lambda m: {"name": "log_softmax", "dim": _explicit_dim(m)},
 }
 
 
