@@ -24,6 +24,7 @@ from torch import nn
 from torch.autograd import gradcheck, gradgradcheck
 
 import actlab
+from actlab.catalog.entries import BUILTINS
 from actlab.catalog.measure import autograd_grad, grid, scalar_slice
 from actlab.catalog.torch_map import from_torch, torch_types
 from conftest import builtin_names, input_shape, props, sample_input, spec_params
@@ -441,3 +442,18 @@ def test_monotonic_when_declared(catalog_case, xs):
     y0 = y if y.dim() == 1 else y[:, 0]
     slack = 1e-13 * y0.abs().clamp(min=1.0)
     assert (y0[1:] >= y0[:-1] - slack[1:]).all(), f"decreases on {xs}: {y0.tolist()}"
+
+
+@pytest.mark.filterwarnings("ignore:There is a performance drop")
+@pytest.mark.parametrize("name", [s.name for s in BUILTINS if s.name in actlab.names()])
+def test_torch_func_vmap_grad(name):
+    """torch.func works through the catalog's own autograd.Functions (generate_vmap_rule):
+    vmap(grad(f)) is the closed-form derivative (eval form; scalar slices for entries that mix
+    features)."""
+    s = actlab.spec(name)
+    p = s.properties()
+    f = scalar_slice(s.fn, p.elementwise, **s.defaults)
+    x = sample_input(name, shape=(64,))
+    g = torch.func.vmap(torch.func.grad(lambda t: f(t.reshape(1))[0]))(x)
+    torch.testing.assert_close(g, scalar_slice(s.derivative, p.elementwise, **s.defaults)(x),
+                               rtol=1e-12, atol=1e-15)

@@ -98,6 +98,8 @@ def d_identity(x: Tensor) -> Tensor:
 class _StepFn(torch.autograd.Function):
     # The graph stays connected (gradient exactly 0) so that "no learning through a step" is
     # observable rather than an error about tensors not requiring grad.
+    generate_vmap_rule = True  # torch.func.vmap / jacrev work through it
+
     @staticmethod
     def forward(x: Tensor) -> Tensor:
         return (x > 0).to(x.dtype)
@@ -146,6 +148,8 @@ def d_tanh(x: Tensor) -> Tensor:
 
 
 class _HardSigmoidFn(torch.autograd.Function):
+    generate_vmap_rule = True  # torch.func.vmap / jacrev work through it
+
     @staticmethod
     def forward(x: Tensor, slope: float) -> Tensor:
         return torch.clamp_(x * slope + 0.5, 0.0, 1.0)
@@ -258,8 +262,10 @@ def d_prelu(
 
 
 class _RandomSlopeFn(torch.autograd.Function):
-    # Saves one tensor: the per-element multiplier r (1 where x >= 0, the slope elsewhere), so
+    # Saves one tensor: the per-element multiplier r (1 where x > 0, the slope elsewhere), so
     # that y = x * r and dy/dx = r.
+    generate_vmap_rule = True  # torch.func.vmap / jacrev work through it
+
     @staticmethod
     def forward(x: Tensor, lower: float, upper: float, generator) -> Tensor:
         r = torch.empty_like(x).uniform_(lower, upper, generator=generator)
@@ -430,6 +436,8 @@ def d_softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
 
 
 class _SoftsignFn(torch.autograd.Function):
+    generate_vmap_rule = True  # torch.func.vmap / jacrev work through it
+
     @staticmethod
     def forward(x: Tensor) -> Tensor:
         return x / (x.abs() + 1.0)
