@@ -1,7 +1,8 @@
 """Shared test set-up.
 
-Catalog tests parametrize over the catalog itself, so entries added later (the noisy units, through
-``actlab.catalog.registry.add``) are covered without editing the tests:
+Catalog tests parametrize over the catalog itself, so entries added by other packages (the noisy
+units, through ``actlab.catalog.registry.add`` when ``import actlab`` imports them) are covered
+without editing the tests:
 
 * a test taking ``catalog_name`` runs once per built-in-style entry (``actlab.names()``, entries
   registered by users excluded);
@@ -11,26 +12,11 @@ Catalog tests parametrize over the catalog itself, so entries added later (the n
 
 from __future__ import annotations
 
-import importlib
 import math
 
 import pytest
-from hypothesis import settings
 
 import actlab
-
-# Deterministic property tests: CI must not flake on a new random example.
-settings.register_profile("actlab", max_examples=40, deadline=None, derandomize=True,
-                          print_blob=True)
-settings.load_profile("actlab")
-
-# Packages that add catalog entries when imported (the noisy units); absent ones are skipped.
-for _mod in ("actlab.noisy",):
-    try:
-        importlib.import_module(_mod)
-    except ModuleNotFoundError as e:  # only "not there yet", never a broken module
-        if e.name != _mod:
-            raise
 
 #: Non-default parameter settings whose declared properties are checked like the defaults.
 EXTRA_CASES: list[tuple[str, dict]] = [

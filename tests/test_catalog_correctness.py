@@ -18,7 +18,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 from torch.autograd import gradcheck, gradgradcheck
@@ -400,6 +400,8 @@ def test_softmax_derivative_accurate_when_one_logit_dominates(name, dtype):
 # property tests (hypothesis): declared bounds and monotonicity
 # -------------------------------------------------------------------------------------------------
 _floats = st.floats(-1e4, 1e4, allow_nan=False, allow_infinity=False)
+# Deterministic examples: CI must not flake on a new random draw; 40 per case and test (x 60 cases).
+_settings = settings(max_examples=40, deadline=None, derandomize=True)
 
 
 def _shaped(xs: list[float], name: str, params: dict) -> torch.Tensor:
@@ -416,6 +418,7 @@ def _shaped(xs: list[float], name: str, params: dict) -> torch.Tensor:
     return torch.cat([x.unsqueeze(1), rest], dim=1)
 
 
+@_settings
 @given(xs=st.lists(_floats, min_size=1, max_size=32))
 def test_output_and_derivative_within_declared_bounds(catalog_case, xs):
     """f(x) in the declared output_range and |f'(x)| <= sup_derivative (the diagonal of the
@@ -431,6 +434,7 @@ def test_output_and_derivative_within_declared_bounds(catalog_case, xs):
     assert (y >= lo - slack).all() and (y <= hi + slack).all(), f"{y.tolist()} outside {p.range_text()}"
 
 
+@_settings
 @given(xs=st.lists(_floats, min_size=2, max_size=32))
 def test_monotonic_when_declared(catalog_case, xs):
     """Declared monotonic: output 0 is non-decreasing in input 0 (elementwise: f itself)."""
