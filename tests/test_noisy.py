@@ -367,17 +367,62 @@ def _saved_bytes(fn) -> int:
 
 
 def test_fused_saves_at_most_twice_the_input():
+    """x + the draw (float16 by default: 1.5x; full width: 2x), or x alone when the draw is
+    recomputed; the composition keeps 7 input-sized tensors."""
     x = torch.randn(256, 512, requires_grad=True)
     p = torch.ones(1, requires_grad=True)
-    xi = torch.randn(256, 512)
     n = x.numel() * x.element_size()
     fused, _ = _saved_bytes(lambda: noisy.nan(x, p=p, training=True))
-    assert fused <= 2 * n + 64
-    composed, _ = _saved_bytes(lambda: noisy.nan_composed(x, "hard_tanh", 1.15, 0.5, p, xi))
-    assert composed >= 4 * n  # what the Function avoids
+    assert fused == 1.5 * n + 4  # (+ p)
+    with noisy.kernel_options(compact_noise=False):
+        full, _ = _saved_bytes(lambda: noisy.nan(x, p=p, training=True))
+    assert full == 2 * n + 4
     with noisy.kernel_options(recompute_noise=True):
         light, _ = _saved_bytes(lambda: noisy.nan(x, p=p, training=True))
-    assert light <= n + 64
+    assert light == n + 4
+    composed, _ = _saved_bytes(lambda: noisy.nan_composed(x, "hard_tanh", 1.15, 0.5, p,
+                                                          torch.randn(256, 512)))
+    assert composed >= 4 * n  # what the Function avoids
+
+
+def test_compact_noise_is_the_draw_the_unit_uses():
+    """The float16 draw, upcast, is exactly the xi of the output and the gradients."""
+    x = (torch.randn(3000) * 3).requires_grad_(True)
+    y = noisy.nan(x, "hard_sigmoid", alpha=1.1, c=0.3, p=1.0, noise="half_normal", training=True,
+                  generator=torch.Generator().manual_seed(4))
+    xi = noisy.draw_noise(x, "half_normal", torch.Generator().manual_seed(4), dtype=torch.float16)
+    assert xi.dtype == torch.float16 and (xi >= 0).all()
+    ref = noisy.nan_composed(x, "hard_sigmoid", 1.1, 0.3, 1.0, xi.float())
+    torch.testing.assert_close(y, ref, rtol=1e-6, atol=1e-7)
+    (g1,) = torch.autograd.grad(y.sum(), x)
+    (g2,) = torch.autograd.grad(ref.sum(), x)
+    torch.testing.assert_close(g1, g2, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("unit", UNITS)
+def test_blocked_eager_kernel_equals_the_plain_functions(unit, monkeypatch):
+    """The in-place blocked kernel (many blocks: CHUNK made small) against the plain ones, for
+    shared and per-unit p, 1-D to 4-D inputs, stored noise of another dtype, no noise."""
+    monkeypatch.setattr(NF, "CHUNK", 64)
+    u = NF.unit(unit)
+    geo = (u.slope, u.offset, u.low, u.high)
+    g = torch.Generator().manual_seed(0)
+    for shape, pshape in [((1000,), ()), ((7, 5, 30), (5,)), ((70,), (70,)), ((3, 4), (4,)),
+                          ((2, 3, 4, 5), ()), ((0, 3), (3,))]:
+        x = torch.randn(shape, generator=g, dtype=torch.float64) * 3
+        gy = torch.randn(shape, generator=g, dtype=torch.float64)
+        p = torch.randn(pshape, generator=g, dtype=torch.float64) if pshape else torch.tensor(0.7).double()
+        pt = NF._broadcast_p(p, x, "t")
+        for xi in (None, torch.randn(shape, generator=g, dtype=torch.float64),
+                   torch.randn(shape, generator=g).float()):
+            for k in (0.0, 0.4):
+                a = NF._nan_value(x, pt, xi, 1.2, k, *geo)
+                b = NF._nan_value_blocked(x, pt, xi, 1.2, k, *geo)
+                torch.testing.assert_close(a, b, rtol=1e-13, atol=1e-13)
+                ga, pa = NF._nan_grads(gy, x, pt, xi, 1.2, k, *geo, True)
+                gb, pb = NF._nan_grads_blocked(gy, x, pt, xi, 1.2, k, *geo, True)
+                torch.testing.assert_close(ga, gb, rtol=1e-12, atol=1e-12)
+                torch.testing.assert_close(pa.sum_to_size(pt.shape), pb, rtol=1e-10, atol=1e-10)
 
 
 def test_recomputed_noise_gives_the_same_values_and_gradients():
