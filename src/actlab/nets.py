@@ -41,7 +41,8 @@ from torch import nn
 
 import actlab
 
-__all__ = ["INITS", "NORMS", "init_weights", "kaiming_slope", "make_activation", "mlp", "small_cnn"]
+__all__ = ["INITS", "NORMS", "RecurrentClassifier", "init_weights", "kaiming_slope", "make_activation", "mlp",
+           "recurrent", "small_cnn"]
 
 INITS = ("default", "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal",
          "lecun_normal", "orthogonal", "sigma")
@@ -167,12 +168,34 @@ def init_weights(
                         b.zero_()
                 elif init != "default":
                     b.zero_()
+        elif isinstance(getattr(m, "weight_hh", None), torch.Tensor):
+            _init_recurrent_cell(m, init, gain, g)
         elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm, nn.GroupNorm)):
             if getattr(m, "weight", None) is not None:
                 m.weight.fill_(1.0)
             if getattr(m, "bias", None) is not None:
                 m.bias.zero_()
     return model
+
+
+def _init_recurrent_cell(cell: nn.Module, init: str, gain: float, g: torch.Generator | None) -> None:
+    """LSTM/GRU cells: ``default`` is PyTorch's U(+-1/sqrt(hidden)) for every weight and bias;
+    ``orthogonal`` makes each gate's block of ``weight_ih`` and ``weight_hh`` (semi-)orthogonal
+    (Saxe et al. 2014) with zero biases. Other inits are not defined for recurrent cells."""
+    hidden = cell.weight_hh.shape[1]
+    if init == "default":
+        bound = 1.0 / math.sqrt(hidden)
+        for p in cell.parameters(recurse=False):
+            p.uniform_(-bound, bound, generator=g)
+    elif init == "orthogonal":
+        for name in ("weight_ih", "weight_hh"):
+            for block in getattr(cell, name).split(hidden, dim=0):
+                nn.init.orthogonal_(block, gain=gain, generator=g)
+        for name in ("bias_ih", "bias_hh"):
+            if getattr(cell, name, None) is not None:
+                getattr(cell, name).zero_()
+    else:
+        raise ValueError(f"init {init!r} is not defined for recurrent cells; valid: default, orthogonal")
 
 
 def _check_init(init: str, sigma_w2: float | None, sigma_b2: float | None, bias_init: float | None) -> str:
@@ -350,4 +373,67 @@ def small_cnn(
     model = nn.Sequential(*layers)
     init_weights(model, init, act=act, act_params=act_params, sigma_w2=sigma_w2, sigma_b2=sigma_b2,
                  bias_init=bias_init, gain=gain, generator=_generator(generator, seed))
+    return model
+
+
+class RecurrentClassifier(nn.Module):
+    """Reads each sample as a sequence and classifies from the last hidden state.
+
+    ``x`` of shape ``(N, steps * step_features)`` is viewed as ``(N, steps, step_features)``
+    (digits: 8 rows of 8 pixels; a vector of features: one feature per step, as in bit-by-bit
+    parity), run through an :class:`actlab.noisy.recurrent.LSTM` / ``GRU`` and a linear head.
+    """
+
+    def __init__(self, rnn: nn.Module, head: nn.Linear, steps: int, step_features: int) -> None:
+        super().__init__()
+        self.rnn, self.head = rnn, head
+        self.steps, self.step_features = steps, step_features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, _ = self.rnn(x.reshape(x.shape[0], self.steps, self.step_features))
+        return self.head(out[:, -1])
+
+
+def recurrent(
+    kind: str,
+    steps: int,
+    step_features: int,
+    out_features: int,
+    depth: int = 1,
+    width: int = 32,
+    act: str | Mapping[str, Any] | nn.Module = "tanh",
+    act_params: Mapping[str, Any] | None = None,
+    gate_act: str | Mapping[str, Any] | nn.Module | None = None,
+    init: str = "default",
+    *,
+    gain: float | None = None,
+    generator: torch.Generator | None = None,
+    seed: int | None = None,
+) -> RecurrentClassifier:
+    """An LSTM or GRU classifier (``kind`` "lstm"/"gru") of ``depth`` layers of ``width`` units
+    whose candidate (and LSTM cell) activation is ``act`` and gates ``gate_act`` (sigmoid by
+    default), from the noisy-units issue's recurrent layers; ``init`` "default" or "orthogonal"
+    (see :func:`init_weights`), the head initialised by the same rule."""
+    from actlab.noisy.recurrent import GRU, LSTM
+
+    if kind not in ("lstm", "gru"):
+        raise ValueError(f"unknown recurrent kind {kind!r}; valid: lstm, gru")
+    for name, v, low in (("steps", steps, 1), ("step_features", step_features, 1),
+                         ("out_features", out_features, 1), ("depth", depth, 1), ("width", width, 1)):
+        _check_int(name, v, low)
+    if init not in ("default", "orthogonal"):
+        raise ValueError(f"init {init!r} is not defined for recurrent models; valid: default, orthogonal")
+    candidate = make_activation(act, act_params).get_config() if not isinstance(act, nn.Module) else act
+    gate = "sigmoid" if gate_act is None else gate_act
+    with torch.random.fork_rng(devices=[]):  # the layers' own init draws from the global RNG
+        if kind == "lstm":
+            rnn: nn.Module = LSTM(step_features, width, num_layers=depth, batch_first=True,
+                                  gate_activation=gate, candidate_activation=candidate,
+                                  cell_activation=candidate)
+        else:
+            rnn = GRU(step_features, width, num_layers=depth, batch_first=True, gate_activation=gate,
+                      candidate_activation=candidate)
+    model = RecurrentClassifier(rnn, nn.utils.skip_init(nn.Linear, width, out_features), steps, step_features)
+    init_weights(model, "default" if init == "default" else "orthogonal", gain=gain,
+                 generator=_generator(generator, seed))
     return model

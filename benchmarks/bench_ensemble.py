@@ -1,0 +1,84 @@
+"""Vectorised ensemble vs one-by-one training (issue 5, goal: >= 5x).
+
+32 MLPs (4 hidden layers of 64 units, ReLU, SGD, 20 epochs on digits) differing in seed and learning
+rate, trained (a) one by one with ``run_trial`` (nn.Module + torch.optim) and (b) as one ensemble
+with ``run_ensemble``; one thread each, side by side in one process, alternating, best of
+``--repeats``. Prints wall and CPU seconds of both and their ratios (on a shared machine the CPU-time
+ratio is the steadier one), and the largest difference of the final test accuracies.
+
+Two settings: ``eval_every=1`` (the default of a trial: both full splits evaluated after every epoch,
+which costs the two paths about the same) and ``eval_every=epochs`` (evaluated at initialisation and
+at the end only: the training itself).
+
+The process keeps freed memory for reuse (``tune_malloc``, as sweep workers do) for *both* paths;
+``--no-tune-malloc`` measures glibc's defaults.
+
+    .venv/bin/python benchmarks/bench_ensemble.py [--members 32] [--epochs 20] [--repeats 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from actlab.sweep import TrialConfig
+from actlab.sweep._malloc import tune_malloc
+from actlab.sweep.ensemble import run_ensemble
+from actlab.sweep.trial import dataset_for, run_trial
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--members", type=int, default=32)
+    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--depth", type=int, default=4)
+    ap.add_argument("--width", type=int, default=64)
+    ap.add_argument("--optimizer", default="sgd", choices=["sgd", "momentum", "adam", "adagrad"])
+    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--no-tune-malloc", action="store_true")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    tuned = False if args.no_tune_malloc else tune_malloc()
+    lrs = [0.01, 0.02, 0.05, 0.1]
+    scale = 10 if args.optimizer == "adam" else 1
+    base = [TrialConfig(dataset="digits", depth=args.depth, width=args.width, act="relu", epochs=args.epochs,
+                        optimizer=args.optimizer, lr=lrs[i % len(lrs)] / scale, seed=i, batch_size=64)
+            for i in range(args.members)]
+    dataset_for(base[0])
+    run_trial(base[0].replace(epochs=1))  # warm up lazy initialisation once, for both paths
+    print(f"{args.members} MLPs {args.depth}x{args.width}, {args.epochs} epochs on digits "
+          f"({args.optimizer}), 1 thread, malloc tuned: {tuned}")
+    for eval_every in (1, args.epochs):
+        measure([c.replace(eval_every=eval_every) for c in base], args.repeats)
+
+
+def measure(configs: list[TrialConfig], repeats: int) -> None:
+    wall: dict[str, list[float]] = {"loop": [], "ensemble": []}
+    cpu: dict[str, list[float]] = {"loop": [], "ensemble": []}
+    for _ in range(repeats):
+        for name in ("loop", "ensemble"):
+            t, c = time.perf_counter(), time.process_time()
+            out = [run_trial(cfg) for cfg in configs] if name == "loop" else run_ensemble(configs)
+            wall[name].append(time.perf_counter() - t)
+            cpu[name].append(time.process_time() - c)
+            if name == "loop":
+                loop = out
+            else:
+                ens = out
+    assert all(r.status == "ok" for r in loop + ens), [r.status for r in loop + ens]
+    diff = max(abs(a.final["test_acc"] - b.final["test_acc"]) for a, b in zip(loop, ens))
+    print(f"\neval_every={configs[0].eval_every}")
+    print(f"{'':12}{'wall s':>10}{'cpu s':>10}")
+    for name in ("loop", "ensemble"):
+        label = "one by one" if name == "loop" else "ensemble"
+        print(f"{label:12}{min(wall[name]):10.2f}{min(cpu[name]):10.2f}")
+    rw = min(wall["loop"]) / min(wall["ensemble"])
+    rc = min(cpu["loop"]) / min(cpu["ensemble"])
+    print(f"{'ratio':12}{rw:9.1f}x{rc:9.1f}x   (goal >= 5x)")
+    print(f"max |final test_acc difference| between the paths: {diff:.2e}")
+
+
+if __name__ == "__main__":
+    main()
