@@ -6,7 +6,8 @@
     ((0.6590460684074..., 0.6590460684074...),)
 """
 
-from actlab import functional, noisy  # noisy: registers nan_hard_tanh, ... (issue 3)
+# noisy: registers nan_hard_tanh, ... (issue 3); theory: mean-field signal propagation (issue 7)
+from actlab import functional, noisy, theory
 from actlab.catalog import (
     Activation,
     Param,
@@ -48,5 +49,6 @@ __all__ = [
     "register",
     "serialize",
     "spec",
+    "theory",
     "unregister",
 ]
