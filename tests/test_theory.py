@@ -390,6 +390,33 @@ def test_phase_diagram_and_plot(tmp_path):
         theory.plot_phase_diagram(pd, tmp_path / "pd.txt")
 
 
+def test_layer_chi1_for_monitors():
+    torch.manual_seed(0)
+    lin = nn.Linear(400, 400)
+    nn.init.normal_(lin.weight, std=math.sqrt(1.0 / 400))
+    nn.init.normal_(lin.bias, std=math.sqrt(0.05))
+    p = theory.layer_chi1("tanh", lin.weight, lin.bias)
+    assert p.sigma_w2 == pytest.approx(1.0, rel=0.02) and p.sigma_b2 == pytest.approx(0.05, rel=0.15)
+    ref = theory.analyze("tanh", p.sigma_w2, p.sigma_b2)
+    assert p.q == pytest.approx(ref.q_star) and p.chi1 == pytest.approx(ref.chi1) and p.phase == "ordered"
+    at_q = theory.layer_chi1(nn.Tanh(), lin.weight, q=0.0)
+    assert at_q.chi1 == pytest.approx(p.sigma_w2, rel=1e-12)  # tanh'(0) = 1
+    conv = nn.Conv2d(8, 16, 3)
+    nn.init.kaiming_normal_(conv.weight)  # He: sigma_w^2 = 2 with fan-in 8 * 3 * 3
+    assert theory.layer_chi1("relu", conv.weight).chi1 == pytest.approx(1.0, rel=0.15)
+    with pytest.raises(ValueError, match="weight"):
+        theory.layer_chi1("relu", torch.ones(3))
+
+
+def test_plot_trainability(tmp_path):
+    score = torch.rand(3, 4)
+    path = theory.plot_trainability([0.5, 1.0, 1.5, 2.0], [5, 10, 20], score, "tanh", 0.05,
+                                    tmp_path / "t.png", chance=0.1, log_depth=True)
+    assert path.stat().st_size > 5_000
+    with pytest.raises(ValueError, match="shape"):
+        theory.plot_trainability([0.5, 1.0], [5, 10, 20], score, "tanh", 0.05, tmp_path / "t.png")
+
+
 def test_cli(tmp_path):
     from typer.testing import CliRunner
 

@@ -19,6 +19,7 @@ from actlab.theory.meanfield import (
     INITS,
     PHASES,
     CriticalInit,
+    LayerPrediction,
     MeanField,
     MeanFieldResult,
     PhaseDiagram,
@@ -31,11 +32,12 @@ from actlab.theory.meanfield import (
     critical_line,
     critical_sigma_w2,
     depth_scales,
+    layer_chi1,
     max_trainable_depth,
     phase_diagram,
     q_star,
 )
-from actlab.theory.plots import plot_phase_diagram, plot_propagation, plot_spectra
+from actlab.theory.plots import plot_phase_diagram, plot_propagation, plot_spectra, plot_trainability
 from actlab.theory.verify import (
     PropagationCheck,
     Spectrum,
@@ -50,6 +52,7 @@ __all__ = [
     "Composite",
     "CriticalInit",
     "Hermite",
+    "LayerPrediction",
     "MeanField",
     "MeanFieldResult",
     "PhaseDiagram",
@@ -68,11 +71,13 @@ __all__ = [
     "expect",
     "expect2",
     "jacobian_spectrum",
+    "layer_chi1",
     "max_trainable_depth",
     "phase_diagram",
     "plot_phase_diagram",
     "plot_propagation",
     "plot_spectra",
+    "plot_trainability",
     "propagation",
     "q_star",
 ]

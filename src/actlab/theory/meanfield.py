@@ -586,6 +586,54 @@ def depth_scales(act: Any, sigma_w2: float, sigma_b2: float = 0.0, q0: float = 1
     return {"xi_q": r.xi_q, "xi_c": r.xi_c, "xi_grad": r.xi_grad}
 
 
+@dataclass(frozen=True)
+class LayerPrediction:
+    """Mean-field prediction for one activation layer of a real network (see :func:`layer_chi1`)."""
+
+    activation: str
+    sigma_w2: float
+    sigma_b2: float
+    q: float
+    chi1: float
+    phase: str
+
+    @property
+    def gradient_ratio(self) -> float:
+        """Predicted ``|grad after|^2 / |grad before|^2`` across this layer: ``1/chi1``."""
+        return 1.0 / self.chi1 if self.chi1 > 0 else math.inf
+
+
+def layer_chi1(act: Any, weight: Tensor, bias: Tensor | None = None, q: float | None = None,
+               **params: Any) -> LayerPrediction:
+    r""":math:`\chi_1` of one activation layer at the *current* weight scale, for a monitor
+    (actlab.watch) to print next to the measured per-layer gradient ratio.
+
+    ``weight``: the weights the backward signal crosses on its way to this activation (the layer
+    *after* it; any shape with fan-in ``weight[0].numel()``, so conv kernels work too):
+    :math:`\sigma_w^2 = 	ext{fan-in}\cdot E[W^2]`, :math:`\sigma_b^2 = E[b^2]`. ``q``: the measured
+    mean squared pre-activation entering the activation; default: the fixed point q* of a deep
+    stack at this scale. Returns :math:`\chi_1 = \sigma_w^2 E[\phi'(\sqrt q z)^2]`; with equal
+    widths :math:`E\|\delta^l\|^2 = \chi_1 E\|\delta^{l+1}\|^2` (Schoenholz et al. 2017)."""
+    w = weight.detach().to(DTYPE)
+    if w.dim() < 2 or w.numel() == 0:
+        raise ValueError(f"layer_chi1: weight of shape {tuple(w.shape)} is invalid; valid: a matrix "
+                         "(out, in) or a conv kernel (out, in, ...)")
+    sw = float(w[0].numel() * w.pow(2).mean())
+    sb = 0.0 if bias is None else float(bias.detach().to(DTYPE).pow(2).mean())
+    mf = MeanField(act, **params)
+    qv = float(mf.q_star(sw, sb)) if q is None else float(q)
+    if not (qv >= 0):
+        raise ValueError(f"layer_chi1: q={q!r} is invalid; valid: a variance >= 0")
+    c = float(mf.chi1(sw, qv))
+    if abs(c - 1) <= CRITICAL_TOL:
+        phase = "critical"
+    elif math.isinf(qv):
+        phase = "unbounded" if c > 1 else "critical"
+    else:
+        phase = "ordered" if c < 1 else "chaotic"
+    return LayerPrediction(mf.phi.label, sw, sb, qv, c, phase)
+
+
 # ---------------------------------------------------------------------------------------------
 # the critical line and critical initialisation
 # ---------------------------------------------------------------------------------------------
@@ -751,6 +799,7 @@ __all__ = [
     "Composite",
     "CriticalInit",
     "Hermite",
+    "LayerPrediction",
     "MeanField",
     "MeanFieldResult",
     "PhaseDiagram",
@@ -763,6 +812,7 @@ __all__ = [
     "critical_line",
     "critical_sigma_w2",
     "depth_scales",
+    "layer_chi1",
     "max_trainable_depth",
     "phase_diagram",
     "q_star",

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from actlab.theory.meanfield import PHASES, PhaseDiagram
+from actlab.theory.meanfield import PHASES, MeanField, PhaseDiagram
 from actlab.theory.verify import PropagationCheck, Spectrum
 
 
@@ -85,28 +85,33 @@ def plot_phase_diagram(pd: PhaseDiagram, path: str | Path, max_log10: float = 3.
     return _save(fig, path)
 
 
-def plot_spectra(spectra: Sequence[Spectrum], path: str | Path) -> Path:
-    """Histograms of the Jacobian singular values (log10 scale), one panel per activation, with the
-    measured and predicted normalised variance of s^2 in the legend."""
+def plot_spectra(spectra: Sequence[Spectrum], path: str | Path, s_max: float = 3.0) -> Path:
+    """Histograms of the Jacobian singular values s (linear scale, as in Pennington et al. 2017),
+    one panel per activation; the legend gives the measured and predicted normalised variance of
+    s^2 and the share of s beyond ``s_max`` (not drawn)."""
     plt = _plt()
     acts = list(dict.fromkeys(s.activation for s in spectra))
-    fig, axes = plt.subplots(1, len(acts), figsize=(5.2 * len(acts), 3.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(acts), figsize=(5.4 * len(acts), 4.0), squeeze=False,
+                             constrained_layout=True)
     colours = {"orthogonal": "tab:blue", "gaussian": "tab:orange"}
+    bins = torch.linspace(0.0, s_max, 61).numpy()
     for ax, act in zip(axes[0], acts):
         for s in (s for s in spectra if s.activation == act):
             sv = s.singular_values
-            logs = torch.log10(sv[sv > 0]).numpy()
-            ax.hist(logs, bins=40, density=True, alpha=0.55, color=colours.get(s.weights),
-                    label=f"{s.weights}: Var(s²)/E²={s.nvar_sq:.3g} (theory {s.nvar_sq_predicted:.3g})")
+            beyond = float((sv > s_max).double().mean())
+            ax.hist(sv.clamp(max=s_max * 1.5).numpy(), bins=bins, density=True, alpha=0.55,
+                    color=colours.get(s.weights),
+                    label=f"{s.weights}: Var(s²)/E[s²]² = {s.nvar_sq:.3g} (theory {s.nvar_sq_predicted:.3g})"
+                          f"; {100 * beyond:.0f}% beyond {s_max:g}")
         s0 = next(s for s in spectra if s.activation == act)
-        ax.set_title(f"{act}: σw²={s0.sigma_w2:.4g}, σb²={s0.sigma_b2:.3g}, q*={s0.q_star:.3g}\n"
-                     f"width {s0.width}, depth {s0.depth}", fontsize=9)
-        ax.set_xlabel("log10 singular value of the input-output Jacobian")
+        ax.set_title(f"{act}: σw² = {s0.sigma_w2:.4g}, σb² = {s0.sigma_b2:.3g}, q* = {s0.q_star:.3g} "
+                     f"(critical)\nwidth {s0.width}, depth {s0.depth}", fontsize=9)
+        ax.set_xlabel("singular value s of the input-output Jacobian")
         ax.set_ylabel("density")
-        ax.axvline(0.0, color="k", lw=0.6)
-        ax.legend(fontsize=7)
-    fig.suptitle("Dynamical isometry (Pennington et al. 2017): singular values of J at criticality",
-                 fontsize=10)
+        ax.axvline(1.0, color="k", lw=0.6)
+        ax.legend(fontsize=7, loc="upper right")
+    fig.suptitle("Dynamical isometry (Pennington et al. 2017): all s near 1 only for tanh with "
+                 "orthogonal weights", fontsize=10)
     return _save(fig, path)
 
 
@@ -130,4 +135,42 @@ def plot_propagation(check: PropagationCheck, path: str | Path) -> Path:
     a2.legend(fontsize=8)
     fig.suptitle(f"{check.activation}, σw²={check.sigma_w2:g}, σb²={check.sigma_b2:g}, "
                  f"width {check.width}, depth {check.depth}", fontsize=10)
+    return _save(fig, path)
+
+
+def plot_trainability(sigma_w2: Sequence[float], depths: Sequence[int], score: Any, act: Any,
+                      sigma_b2: float, path: str | Path, score_label: str = "test accuracy",
+                      chance: float | None = None, log_depth: bool = False, **params: Any) -> Path:
+    """A measured trainability grid with the mean-field prediction drawn over it (Schoenholz et
+    al. 2017, Fig. 6): ``score[i, j]`` for ``depths[i]`` x ``sigma_w2[j]`` (e.g. test accuracy
+    after training, from actlab.sweep), and the curve ``6 xi_c(sigma_w^2)`` at ``sigma_b2``.
+    Nets deeper than the curve are predicted not to train. ``chance``: the score of guessing,
+    marked on the colour bar; ``log_depth``: logarithmic depth axis (for geometric depth grids)."""
+    plt = _plt()
+    sw = torch.as_tensor(list(sigma_w2), dtype=torch.float64)
+    dp = torch.as_tensor(list(depths), dtype=torch.float64)
+    sc = torch.as_tensor(score, dtype=torch.float64)
+    if sc.shape != (dp.numel(), sw.numel()):
+        raise ValueError(f"plot_trainability: score has shape {tuple(sc.shape)}; valid: "
+                         f"(len(depths), len(sigma_w2)) = ({dp.numel()}, {sw.numel()})")
+    fig, ax = plt.subplots(figsize=(7.0, 4.8))
+    mesh = ax.pcolormesh(sw.numpy(), dp.numpy(), sc.numpy(), shading="nearest", cmap="magma")
+    cb = fig.colorbar(mesh, ax=ax)
+    cb.set_label(score_label)
+    if chance is not None:
+        cb.ax.axhline(chance, color="cyan", lw=1.5)
+    fine = torch.linspace(float(sw.min()), float(sw.max()), 400, dtype=torch.float64)
+    mf = MeanField(act, **params)
+    depth = mf.evaluate(fine, torch.full_like(fine, float(sigma_b2)))["max_depth"]
+    ax.plot(fine.numpy(), depth.clamp(max=float(dp.max()) * 10).numpy(), color="cyan", lw=2,
+            label=r"mean field: $6\,\xi_c$")
+    if log_depth:
+        ax.set_yscale("log")
+        ax.set_ylim(float(dp.min()) / 1.2, float(dp.max()) * 1.2)
+    else:
+        ax.set_ylim(float(dp.min()) - 0.5, float(dp.max()) + 0.5)
+    ax.set_xlabel(r"$\sigma_w^2$")
+    ax.set_ylabel("depth (hidden layers)")
+    ax.set_title(f"Trainability of {mf.phi.label} nets, $\\sigma_b^2$ = {sigma_b2:g}", fontsize=10)
+    ax.legend(loc="upper right", fontsize=8)
     return _save(fig, path)
