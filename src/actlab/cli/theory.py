@@ -162,10 +162,10 @@ def register(app: typer.Typer) -> None:
         """Mean-field theory: will a deep net with this activation and init train?
 
         \b
-        actlab theory tanh --sigma-w2 1 --sigma-b2 0.05     numbers at one init
-        actlab theory tanh                                   critical init, common inits
-        actlab theory tanh --phase-diagram --out pd.png      phase diagram
-        actlab theory --compare tanh relu selu gelu          critical inits side by side
+        actlab theory tanh --sigma-w2 1 --sigma-b2 0.05   one init
+        actlab theory tanh                                critical and common inits
+        actlab theory tanh --phase-diagram --out pd.png   phase diagram
+        actlab theory --compare tanh relu selu gelu       several activations
         """
         from actlab import theory
 

@@ -261,8 +261,8 @@ class MeanField:
         """The fixed point reached by iterating the length map from ``q0`` (``inf`` when q grows
         without bound; see the module docstring)."""
         sw, sb, q0 = torch.broadcast_tensors(_t(sigma_w2), _t(sigma_b2), _t(q0))
-        if (sw < 0).any() or (sb < 0).any():
-            raise ValueError("theory: sigma_w2 and sigma_b2 are variances; valid: >= 0")
+        if not ((sw >= 0) & (sb >= 0) & torch.isfinite(sw) & torch.isfinite(sb)).all():
+            raise ValueError("theory: sigma_w2 and sigma_b2 are variances; valid: finite numbers >= 0")
         if not (q0 > 0).all():
             raise ValueError("theory: q0 (the input pre-activation variance) must be > 0")
         shape = sw.shape
