@@ -51,8 +51,8 @@ def test_expect_is_vectorised_and_matches_scalar_calls():
     assert float(v[1, 0]) == pytest.approx(float(expect(torch.tanh, 3.0, mean=0.5)), rel=1e-14)
 
 
-@pytest.mark.parametrize(("name", "q"), [("tanh", 1.0), ("tanh", 5.0), ("hard_tanh", 0.7), ("selu", 2.0),
-                                         ("softsign", 3.0), ("relu6", 30.0), ("hard_swish", 4.0)])
+@pytest.mark.parametrize(("name", "q"), [("tanh", 5.0), ("hard_tanh", 0.7), ("selu", 2.0), ("softsign", 3.0),
+                                         ("hard_swish", 4.0)])
 def test_expect_1d_matches_dense_trapezoid(name, q):
     """The composite rule against a 4-million-point trapezoid rule, for continuous integrands
     (error O(h^2) ~ 1e-10 at kinks; at a jump the trapezoid rule is only O(h) ~ 1e-6, so
@@ -433,7 +433,7 @@ def test_cli(tmp_path):
     res = runner.invoke(app, ["theory", "--compare", "tanh", "relu"])
     assert res.exit_code == 0 and "relu" in res.output
     out = tmp_path / "pd.png"
-    res = runner.invoke(app, ["theory", "relu", "--phase-diagram", "--out", str(out)])
+    res = runner.invoke(app, ["theory", "relu", "--phase-diagram", "--resolution", "10", "--out", str(out)])
     assert res.exit_code == 0 and out.exists()
     res = runner.invoke(app, ["theory", "tanh", "--phase-diagram"])
     assert res.exit_code != 0 and "--out" in res.output

@@ -156,6 +156,7 @@ def register(app: typer.Typer) -> None:
         isometry: Annotated[bool, typer.Option("--isometry", help="Draw Jacobian singular values (tanh "
                                                "vs relu, orthogonal vs Gaussian) to --out.")] = False,
         width: Annotated[int, typer.Option(help="Width for --measure / --isometry.")] = 1000,
+        resolution: Annotated[int, typer.Option(help="Grid points per axis of --phase-diagram.")] = 80,
         out: Annotated[Path | None, typer.Option(help="Figure file (.png, .pdf, .svg).")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     ) -> None:
@@ -202,7 +203,9 @@ def register(app: typer.Typer) -> None:
                 fail("--phase-diagram needs --out FILE (.png, .pdf or .svg)")
             from actlab.theory.plots import plot_phase_diagram
 
-            pd = theory.phase_diagram(act, **params)
+            if resolution < 2:
+                fail(f"--resolution {resolution} is invalid; valid: an integer >= 2")
+            pd = theory.phase_diagram(act, n=resolution, **params)
             typer.echo(f"wrote {plot_phase_diagram(pd, out)}")
             return
         if sigma_w2 is None:
