@@ -14,6 +14,8 @@ from scipy.optimize import brentq
 
 from actlab.report.claim import CONFIRMED, REFUTED, Context, Evidence
 from actlab.report.claims import c21_fixed_points as c21
+from actlab.report.claims import c22_hard_saturation as c22
+from actlab.report.claims import c25_sigmoid_clipping as c25
 
 
 def tiny_ctx(tmp_path: Path) -> Context:
@@ -65,3 +67,54 @@ def test_c21_monotone_convergence_detects_oscillation() -> None:
     traj = np.array([[1.0], [-0.5], [0.25]])
     assert not c21._converges_monotonically(traj, 0.0)
     assert c21._converges_monotonically(np.array([[1.0, -1.0], [0.5, -0.5], [0.1, -0.2]]), 0.0)
+
+
+# -- C22 hard saturation -----------------------------------------------------------------------------
+def _c22_numbers(**parts: bool) -> dict[str, Any]:
+    base = dict.fromkeys(("hard_sigmoid_hard_at_2", "hard_tanh_hard_at_1", "sigmoid_soft", "tanh_soft"),
+                         True)
+    base.update(parts)
+    return {"parts": base, "hard_sigmoid": {"max_abs_grad_beyond": 0.0},
+            "hard_tanh": {"max_abs_grad_beyond": 0.0},
+            "sigmoid": {"min_analytic_derivative": 4e-18}, "tanh": {"min_analytic_derivative": 7e-35}}
+
+
+def test_c22_decide() -> None:
+    assert c22.decide(_c22_numbers(), True).verdict == CONFIRMED
+    v = c22.decide(_c22_numbers(hard_tanh_hard_at_1=False), True)
+    assert v.verdict == REFUTED and "hard tanh hard at 1" in v.reason
+    assert c22.decide(_c22_numbers(sigmoid_soft=False), False).verdict == REFUTED
+
+
+def test_c22_measure_tiny(tmp_path: Path) -> None:
+    n = check_evidence(c22.measure(tiny_ctx(tmp_path)),
+                       ["parts", "hard_sigmoid", "hard_tanh", "sigmoid", "tanh"])
+    # independent check of the thresholds: 0.25 x + 0.5 reaches 1 exactly at x = 2, x reaches 1 at x = 1
+    assert n["hard_sigmoid"]["value_at_threshold"] == [0.0, 1.0]
+    assert n["hard_tanh"]["value_at_threshold"] == [-1.0, 1.0]
+    assert n["hard_sigmoid"]["min_abs_grad_inside"] == 0.25 and n["hard_tanh"]["min_abs_grad_inside"] == 1.0
+    assert all(n["parts"].values())
+    # 1 + e^-x rounds to 1 once e^-x < 2^-24 (float32) / 2^-53 (float64): x > 16.64 / 36.74, so
+    # sigmoid(x) == 1 and autograd's y (1 - y) == 0 from about there
+    assert 15.0 < n["sigmoid"]["autograd_zero_from_float32"] < 18.0
+    assert 36.0 < n["sigmoid"]["autograd_zero_from_float64"] < 38.0
+
+
+# -- C25 sigmoid "clipping" --------------------------------------------------------------------------
+def test_c25_decide() -> None:
+    at = {"1.5": 0.8176, "-0.5": 0.3775}
+    n = {"fraction_above_1_mapped_to_1": 0.0, "fraction_below_0_mapped_to_0": 0.0, "sigmoid_at": at,
+         "max_gap_above_1": 0.2687, "max_value_below_0": 0.4998}
+    v = c25.decide(n, True)
+    assert v.verdict == REFUTED and "0.8176" in v.reason
+    assert c25.decide(n | {"fraction_above_1_mapped_to_1": 1.0, "fraction_below_0_mapped_to_0": 1.0},
+                      True).verdict == CONFIRMED
+    assert c25.decide(n | {"fraction_above_1_mapped_to_1": 1.0}, True).verdict == REFUTED
+
+
+def test_c25_measure_tiny(tmp_path: Path) -> None:
+    n = check_evidence(c25.measure(tiny_ctx(tmp_path)), ["fraction_above_1_mapped_to_1", "sigmoid_at"])
+    assert n["sigmoid_at"]["1.5"] == pytest.approx(1 / (1 + math.exp(-1.5)), abs=1e-15)
+    assert n["fraction_above_1_mapped_to_1"] == 0.0 and n["fraction_below_0_mapped_to_0"] == 0.0
+    # the gap just above 1 is 1 - sigmoid(1) (independent formula)
+    assert n["max_gap_above_1"] == pytest.approx(1 - 1 / (1 + math.exp(-1.0)), abs=1e-3)
