@@ -1,0 +1,104 @@
+"""Report entries T1..T3 (issue 7, item 3: mean-field theory against measurement): each rule
+(decide) on hand-made numbers, each experiment (measure) at tiny scale, and the theory numbers the
+rules compare with against an independent numpy computation."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from actlab.report.claim import CONFIRMED, INCONCLUSIVE, REFUTED, Context, Evidence
+from actlab.report.claims import t1_meanfield_random_nets as t1
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Any:
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def tiny_ctx(tmp_path: Path) -> Context:
+    return Context(tiny=True, quick=True, out=tmp_path, store=tmp_path / "s.sqlite", workers=1)
+
+
+def check_evidence(ev: Evidence, keys: list[str]) -> dict[str, Any]:
+    """>= 1 PNG figure with a caption, JSON-able numbers with ``keys`` (after the runner's round trip)."""
+    assert ev.figures and all(f.png[:8] == b"\x89PNG\r\n\x1a\n" and f.caption for f in ev.figures)
+    numbers = json.loads(json.dumps(ev.numbers, allow_nan=True))
+    json.dumps(ev.setup)
+    for k in keys:
+        assert k in numbers, k
+    return numbers
+
+
+_Z, _W = np.polynomial.hermite_e.hermegauss(200)
+_W = _W / _W.sum()
+
+
+def _np_q_star(sw2: float, sb2: float) -> float:
+    """tanh's length-map fixed point by plain iteration with numpy's Gauss-Hermite rule."""
+    q = 1.0
+    for _ in range(5000):
+        q = sw2 * float(_W @ np.tanh(math.sqrt(q) * _Z) ** 2) + sb2
+    return q
+
+
+def _np_chi1(sw2: float, q: float) -> float:
+    return sw2 * float(_W @ (1.0 - np.tanh(math.sqrt(q) * _Z) ** 2) ** 2)
+
+
+# -- T1 -------------------------------------------------------------------------------------------------
+def _t1_case(phase: str, qm: float, qs: float, q_star: float, rm: float, rs: float, inv: float) -> dict:
+    return {"phase": phase, "sigma_w2": 1.0, "q_measured": qm, "q_measured_std": qs, "q_star": q_star,
+            "ratio_measured": rm, "ratio_measured_std": rs, "inv_chi1": inv}
+
+
+def _t1_numbers(*cases: dict, n: int = 2) -> dict[str, Any]:
+    return {"cases": list(cases), "n_seeds": n, "tol_q": 0.05, "tol_ratio": 0.02}
+
+
+def test_t1_decide_branches() -> None:
+    good = _t1_case("ordered", 0.197, 0.002, 0.194, 1.320, 0.004, 1.318)
+    v = t1.decide(_t1_numbers(good), True)
+    assert v.verdict == CONFIRMED and "1.3200 vs 1.3180" in v.reason
+    # q 10% off with a tight spread: refuted in both modes
+    far = _t1_case("critical", 0.627, 0.002, 0.570, 1.0, 0.001, 1.0)
+    for quick in (True, False):
+        v = t1.decide(_t1_numbers(good, far), quick)
+        assert v.verdict == REFUTED and "critical" in v.reason and "0.6270 vs 0.5700" in v.reason
+    # ratio 3% off but the seeds scatter by 4%: inconclusive in quick mode, refuted in full mode
+    noisy = _t1_case("chaotic", 1.064, 0.01, 1.064, 0.909, 0.036, 0.882)
+    assert t1.decide(_t1_numbers(good, noisy), True).verdict == INCONCLUSIVE
+    assert t1.decide(_t1_numbers(good, noisy), False).verdict == REFUTED
+    # a single seed has no spread: the same 3% is resolved
+    assert t1.decide(_t1_numbers(_t1_case("chaotic", 1.064, 0.0, 1.064, 0.909, 0.0, 0.882), n=1),
+                     True).verdict == REFUTED
+
+
+def test_t1_theory_values_independent() -> None:
+    """q* and 1/chi_1 that T1 compares with, against numpy iteration; the issue's numbers."""
+    for sw2 in (t1.ORDERED_SW2, t1.CHAOTIC_SW2):
+        from actlab import theory
+
+        r = theory.analyze("tanh", sw2, t1.SIGMA_B2)
+        qs = _np_q_star(sw2, t1.SIGMA_B2)
+        assert r.q_star == pytest.approx(qs, rel=1e-8)
+        assert r.gradient_ratio == pytest.approx(1.0 / _np_chi1(sw2, qs), rel=1e-8)
+    assert _np_q_star(1.0, 0.05) == pytest.approx(0.194, abs=5e-4)
+    assert 1.0 / _np_chi1(1.0, _np_q_star(1.0, 0.05)) == pytest.approx(1.318, abs=1e-3)  # 1.3175
+
+
+def test_t1_measure_tiny(tmp_path: Path) -> None:
+    n = check_evidence(t1.measure(tiny_ctx(tmp_path)), ["cases", "n_seeds", "tol_q", "tol_ratio"])
+    assert [c["phase"] for c in n["cases"]] == ["ordered", "critical", "chaotic"]
+    assert [c["predicted_phase"] for c in n["cases"]] == ["ordered", "critical", "chaotic"]
+    assert n["cases"][1]["inv_chi1"] == pytest.approx(1.0, abs=1e-6)
+    t1.decide(n, True)  # runs on the measured numbers
