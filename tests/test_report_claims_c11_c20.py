@@ -1,0 +1,148 @@
+"""Report claims C11..C20: each ``decide`` on hand-made numbers (every verdict branch), each ``measure``
+at tiny scale (evidence with a PNG figure and the numbers ``decide`` reads), and independent checks where
+the claim is exact."""
+
+from __future__ import annotations
+
+import copy
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from actlab.report.claim import CONFIRMED, DEPENDS, INCONCLUSIVE, REFUTED, Context, Evidence
+
+torch.set_num_threads(1)
+
+
+def _tiny(tmp_path: Path) -> Context:
+    return Context(tiny=True, quick=True, out=tmp_path, store=tmp_path / "s.sqlite", workers=1)
+
+
+def _check_evidence(ev: Evidence, decide: Any) -> None:
+    assert isinstance(ev, Evidence)
+    assert ev.figures and all(f.png.startswith(b"\x89PNG") and f.caption.strip() for f in ev.figures)
+    import json
+
+    numbers = json.loads(json.dumps(ev.numbers))  # the runner's JSON round trip
+    v = decide(numbers, True)
+    assert v.verdict in (CONFIRMED, REFUTED, DEPENDS, INCONCLUSIVE)
+    assert v.reason
+
+
+# -- C18 softplus ---------------------------------------------------------------------------------
+from actlab.report.claims import c18_softplus as c18  # noqa: E402
+
+C18_OK: dict[str, Any] = {
+    "max_err_autograd": 2e-9, "max_err_declared_derivative": 2e-9, "max_err_finite_differences": 3e-10,
+    "gap_at_0": math.log(2), "gap_at_0_exact": math.log(2), "gap_min": 0.0, "gap_decreasing_in_abs_x": True,
+    "gap_at": {"10.0": 4.54e-5}, "derivative_max_jump": [[0.002, 5e-4], [0.0002, 5e-5]],
+    "tol_catalog": 1e-8, "tol_finite_diff": 1e-7, "gap_at_10_max": 1e-4,
+}
+
+
+def test_c18_decide_branches() -> None:
+    assert c18.decide(C18_OK, True).verdict == CONFIRMED
+    bad = copy.deepcopy(C18_OK)
+    bad["max_err_autograd"] = 0.1  # e.g. derivative of softplus taken as tanh
+    v = c18.decide(bad, True)
+    assert v.verdict == REFUTED and "autograd" in v.reason
+    bad = copy.deepcopy(C18_OK)
+    bad["derivative_max_jump"] = [[0.002, 1.0], [0.0002, 1.0]]  # a kink like relu's
+    assert c18.decide(bad, False).verdict == REFUTED
+
+
+def test_c18_measure_tiny(tmp_path: Path) -> None:
+    ev = c18.measure(_tiny(tmp_path))
+    _check_evidence(ev, c18.decide)
+    n = ev.numbers
+    assert n["max_err_autograd_below_threshold"] < 1e-14  # float64: sigmoid exactly up to rounding
+    assert n["gap_at_0"] == pytest.approx(math.log(2), abs=1e-15)
+
+
+def test_c18_independent_derivative() -> None:
+    """softplus'(x) = e^x / (1 + e^x) by the quotient rule, evaluated with Python floats."""
+    import actlab
+
+    for x in (-8.0, -1.0, 0.0, 0.5, 3.0):
+        t = torch.tensor([x], dtype=torch.float64, requires_grad=True)
+        (g,) = torch.autograd.grad(actlab.functional.softplus(t).sum(), t)
+        assert float(g) == pytest.approx(math.exp(x) / (1 + math.exp(x)), rel=1e-14)
+
+
+# -- C19 relu idempotent --------------------------------------------------------------------------
+from actlab.report.claims import c19_relu_idempotent as c19  # noqa: E402
+
+
+def test_c19_decide_branches() -> None:
+    assert c19.decide({"n_values": 10, "relu_mismatches": 0, "leaky_mismatches": 4, "max_k": 5},
+                      True).verdict == CONFIRMED
+    v = c19.decide({"n_values": 10, "relu_mismatches": 3, "leaky_mismatches": 4, "max_k": 5}, True)
+    assert v.verdict == REFUTED and "3" in v.reason
+    with pytest.raises(ValueError, match="control"):
+        c19.decide({"n_values": 10, "relu_mismatches": 0, "leaky_mismatches": 0, "max_k": 5}, True)
+
+
+def test_c19_measure_tiny(tmp_path: Path) -> None:
+    ev = c19.measure(_tiny(tmp_path))
+    _check_evidence(ev, c19.decide)
+    assert set(ev.numbers["per_dtype"]) == {"float16", "bfloat16", "float32", "float64"}
+    assert ev.numbers["leaky_mismatches"] > 0
+
+
+def test_c19_bit_comparison_detects_a_difference() -> None:
+    a = torch.tensor([0.0, 1.0, float("nan")])
+    assert c19._same_bits(a, a.clone()) == 0
+    assert c19._same_bits(a, torch.tensor([-0.0, 1.0, float("nan")])) == 1  # -0 and +0 differ in bits
+    assert c19._equal_values(a, torch.tensor([-0.0, 1.0, float("nan")])) == 0
+
+
+# -- C20 softmax ----------------------------------------------------------------------------------
+from actlab.report.claims import c20_softmax as c20  # noqa: E402
+
+_SCALE_OK = {"min": 0.0, "max": 1.0, "max_abs_sum_minus_1": 2e-7, "inversions": 0, "ties": 5,
+             "ordered_pairs": 90, "max_abs_err_vs_exact": 1e-7, "all_finite": True}
+C20_OK: dict[str, Any] = {
+    "per_scale": {"1.0": dict(_SCALE_OK), "1000.0": dict(_SCALE_OK)},
+    "example": {"max_abs_diff_stated": 4e-9},
+    "naive_first_overflow_max_input": {"float32": 88.7228394, "float64": 709.7827129},
+    "predicted_overflow": {"float32": 88.72283905, "float64": 709.78271289},
+    "stable_all_finite": {"float32": True, "float64": True},
+    "stable_max_abs_err": {"float32": 6e-8, "float64": 1e-16},
+    "sum_tol": 1e-6, "abs_tol": 1e-6,
+}
+
+
+def test_c20_decide_branches() -> None:
+    assert c20.decide(C20_OK, True).verdict == CONFIRMED
+    bad = copy.deepcopy(C20_OK)
+    bad["per_scale"]["1.0"]["inversions"] = 2
+    v = c20.decide(bad, True)
+    assert v.verdict == REFUTED and "order" in v.reason
+    bad = copy.deepcopy(C20_OK)
+    bad["naive_first_overflow_max_input"]["float32"] = 120.0  # overflow not where ln(max) says
+    assert c20.decide(bad, True).verdict == REFUTED
+    bad = copy.deepcopy(C20_OK)
+    bad["stable_all_finite"]["float32"] = False
+    assert "max" in c20.decide(bad, True).reason
+
+
+def test_c20_measure_tiny(tmp_path: Path) -> None:
+    ev = c20.measure(_tiny(tmp_path))
+    _check_evidence(ev, c20.decide)
+    for k in ("float32", "float64"):  # the overflow onset is ln(largest float) to input precision
+        assert ev.numbers["naive_first_overflow_max_input"][k] == pytest.approx(
+            math.log(float(np.finfo(k).max)), abs=1e-4)
+
+
+def test_c20_exact_reference_and_naive_overflow() -> None:
+    """The mpmath reference against closed forms, and the naive form's NaN in float64."""
+    ref = c20._exact(np.array([[0.0, math.log(3.0)]]))[0]
+    assert ref == pytest.approx([0.25, 0.75], abs=1e-16)
+    with np.errstate(over="ignore", invalid="ignore"):
+        assert np.isnan(c20._naive(np.array([1010.0, 1000.0, 990.0]))).any()
+    assert c20._stable(np.array([1010.0, 1000.0, 990.0])) == pytest.approx(
+        c20._exact(np.array([[20.0, 10.0, 0.0]]))[0], rel=1e-13)
