@@ -1,0 +1,175 @@
+"""Report claims C01..C10: each rule (decide) on hand-made numbers, each experiment (measure) at tiny
+scale, and independent exact checks where the claim is exact."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from actlab.report.claim import CONFIRMED, DEPENDS, INCONCLUSIVE, REFUTED, Context, Evidence
+from actlab.report.claims import c01_linear_collapse as c01
+from actlab.report.claims import c02_xor as c02
+from actlab.report.claims import c03_sigmoid_quarter as c03
+from actlab.report.claims._layer_grads import layer_grads
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> None:
+    torch.set_num_threads(1)
+
+
+def tiny_ctx(tmp_path: Path) -> Context:
+    return Context(tiny=True, quick=True, out=tmp_path, store=tmp_path / "s.sqlite", workers=1)
+
+
+def check_evidence(ev: Evidence, keys: list[str]) -> dict[str, Any]:
+    """Evidence has >= 1 PNG figure with a caption and JSON-able numbers holding ``keys``; returns the
+    numbers after the JSON round trip the runner makes."""
+    assert ev.figures and all(f.png[:8] == b"\x89PNG\r\n\x1a\n" for f in ev.figures)
+    assert all(f.caption for f in ev.figures)
+    numbers = json.loads(json.dumps(ev.numbers, allow_nan=True))
+    json.dumps(ev.setup)
+    for k in keys:
+        assert k in numbers, k
+    return numbers
+
+
+# -- shared gradient helper ---------------------------------------------------------------------------
+def test_layer_grads_matches_autograd() -> None:
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 4), nn.Tanh(), nn.Linear(4, 2)).double()
+    x, y = torch.randn(5, 3, dtype=torch.float64), torch.tensor([0, 1, 1, 0, 1])
+    r = layer_grads(m, x, y)
+    # independent: gradient of example 0's own loss w.r.t. the first hidden output
+    h1 = m[1](m[0](x[:1])).detach().requires_grad_(True)
+    loss0 = nn.functional.cross_entropy(m[4](m[3](m[2](h1))), y[:1], reduction="sum")
+    (g,) = torch.autograd.grad(loss0, h1)
+    per_ex0 = float(g.norm())
+    assert len(r["out_grad"]) == 2 and len(r["weight_grad"]) == 3 and len(r["ratios"]) == 1
+    h2 = m[3](m[2](h1))
+    (g2,) = torch.autograd.grad(nn.functional.cross_entropy(m[4](h2), y[:1], reduction="sum"), h2)
+    assert r["ratios"][0][0] == pytest.approx(per_ex0 / float(g2.norm()), rel=1e-12)
+    assert all(p.grad is None for p in m.parameters())
+
+
+# -- C01 linear collapse ------------------------------------------------------------------------------
+def test_c01_compose_matches_substitution() -> None:
+    # tutorial 003's two-layer example: y = w1^2 (w1^1 x1 + w2^1 x2) + w2^2 (w3^1 x1 + w4^1 x2)
+    a, b = nn.Linear(2, 2), nn.Linear(2, 1)
+    with torch.no_grad():
+        a.weight.copy_(torch.tensor([[1.0, 2.0], [3.0, 4.0]]))
+        a.bias.zero_()
+        b.weight.copy_(torch.tensor([[5.0, 6.0]]))
+        b.bias.zero_()
+    w, bias = c01.compose(nn.Sequential(a, nn.Identity(), b))
+    # (w1^1 w1^2 + w3^1 w2^2) x1 + (w2^1 w1^2 + w4^1 w2^2) x2
+    assert w.tolist() == [[1 * 5 + 3 * 6, 2 * 5 + 4 * 6]] and bias.tolist() == [0.0]
+
+
+def test_c01_affine_residual_detects_nonlinearity() -> None:
+    x = torch.randn(200, 3, dtype=torch.float64)
+    assert c01.affine_residual(x, x @ torch.randn(3, 2, dtype=torch.float64) + 1.0) < 1e-12
+    assert c01.affine_residual(x, torch.relu(x)) > 0.1
+
+
+def _c01(err: float = 1e-15, ctrl: float = 0.3) -> dict[str, Any]:
+    return {"max_rel_error": err, "min_control_residual": ctrl, "exact_tol": c01.EXACT_TOL,
+            "control_min": c01.CONTROL_MIN, "depths": [1, 50]}
+
+
+def test_c01_decide() -> None:
+    assert c01.decide(_c01(), True).verdict == CONFIRMED
+    v = c01.decide(_c01(err=1e-3), True)
+    assert v.verdict == REFUTED and "0.001" in v.reason
+    assert c01.decide(_c01(ctrl=1e-5), True).verdict == INCONCLUSIVE
+
+
+def test_c01_measure_tiny(tmp_path: Path) -> None:
+    n = check_evidence(c01.measure(tiny_ctx(tmp_path)), ["max_rel_error", "min_control_residual", "exact_tol",
+                                                          "control_min", "depths"])
+    assert n["max_rel_error"] < 1e-12 and n["min_control_residual"] > 0.05
+
+
+# -- C02 XOR --------------------------------------------------------------------------------------------
+def test_c02_lp_and_construction() -> None:
+    x4, y4 = c02.XOR4
+    assert c02.max_margin(x4, y4) == pytest.approx(0.0, abs=1e-12)
+    assert c02.max_margin(x4, np.array([0, 0, 0, 1])) > 0.1  # AND is separable
+    assert c02.relu_xor(x4).tolist() == [0.0, 1.0, 1.0, 0.0]
+
+
+def _c02(lin: float = 0.5, relu: float = 0.97, sig: float = 0.97, margin: float = 0.0,
+         exact: bool = True) -> dict[str, Any]:
+    def acc(v: float) -> dict[str, Any]:
+        return {"mean": v, "std": 0.01, "best": v, "n_solved": int(v >= 0.95), "runs": [v]}
+
+    return {"margin_4_points": margin, "margin_train_set": margin, "relu_construction_exact": exact,
+            "solved": c02.SOLVED, "fails": c02.FAILS,
+            "test_acc": {"linear (no hidden layer)": acc(lin), "hidden layer, identity": acc(lin),
+                         "hidden layer, relu": acc(relu), "hidden layer, tanh": acc(0.97),
+                         "hidden layer, sigmoid": acc(sig)}}
+
+
+def test_c02_decide() -> None:
+    assert c02.decide(_c02(), True).verdict == CONFIRMED
+    assert c02.decide(_c02(margin=0.2), True).verdict == REFUTED
+    assert c02.decide(_c02(lin=0.9), True).verdict == REFUTED
+    v = c02.decide(_c02(sig=0.7), True)
+    assert v.verdict == DEPENDS and "sigmoid" in v.reason
+    assert c02.decide(_c02(relu=0.6, sig=0.6) | {"test_acc": {
+        k: {"mean": 0.6, "std": 0, "best": 0.6, "n_solved": 0, "runs": [0.6]}
+        for k in _c02()["test_acc"]}}, True).verdict == REFUTED
+
+
+def test_c02_measure_tiny(tmp_path: Path) -> None:
+    n = check_evidence(c02.measure(tiny_ctx(tmp_path)), ["margin_4_points", "margin_train_set",
+                                                          "relu_construction_exact", "test_acc"])
+    assert n["margin_4_points"] <= 1e-9 and n["relu_construction_exact"]
+    assert set(n["test_acc"]) == set(_c02()["test_acc"])
+
+
+# -- C03 sigmoid' <= 1/4 ----------------------------------------------------------------------------------
+def test_c03_edges_closed_form() -> None:
+    # sigmoid'(x) = f/4  <=>  s(1 - s) = f/4, s = (1 + sqrt(1 - f)) / 2, x = ln(s / (1 - s))
+    for f in (0.1, 0.01):
+        s = (1 + math.sqrt(1 - f)) / 2
+        x = math.log(s / (1 - s))
+        assert c03.d_sigmoid(x) == pytest.approx(f / 4, rel=1e-12)
+    assert c03.d_sigmoid(0.0) == 0.25
+
+
+def _c03(**over: Any) -> dict[str, Any]:
+    shrink = {"small (||W||2 = 1)": {"mean": 8.0, "min": 7.9}, "default (PyTorch)": {"mean": 7.0, "min": 6.9},
+              "large": {"mean": 5.0, "min": 4.5}}
+    base = {"max_derivative": 0.25, "argmax": 0.0, "exceeds_quarter": False, "bound_worst_ratio": 0.7,
+            "fraction_of_peak_at": {"4.0": 0.0707, "5.0": 0.0266}, "near_zero": c03.NEAR_ZERO,
+            "per_layer_shrink": shrink}
+    base.update(over)
+    return base
+
+
+def test_c03_decide() -> None:
+    assert c03.decide(_c03(), True).verdict == CONFIRMED
+    weak = _c03()
+    weak["per_layer_shrink"] = dict(weak["per_layer_shrink"], large={"mean": 1.6, "min": 1.5})
+    v = c03.decide(weak, True)
+    assert v.verdict == DEPENDS and "1.60x" in v.reason
+    assert c03.decide(_c03(max_derivative=0.3), True).verdict == REFUTED
+    assert c03.decide(_c03(bound_worst_ratio=1.2), True).verdict == REFUTED
+    v = c03.decide(_c03(fraction_of_peak_at={"4.0": 0.2, "5.0": 0.02}), True)
+    assert v.verdict == REFUTED and "4.0" in v.reason
+
+
+def test_c03_measure_tiny(tmp_path: Path) -> None:
+    n = check_evidence(c03.measure(tiny_ctx(tmp_path)), ["max_derivative", "per_layer_shrink",
+                                                          "bound_worst_ratio", "fraction_of_peak_at"])
+    assert n["max_derivative"] == 0.25 and n["argmax"] == 0.0
+    assert n["bound_worst_ratio"] <= 1.0
+    assert n["per_layer_shrink"]["small (||W||2 = 1)"]["min"] >= 4.0  # the exact bound at ||W||2 = 1
