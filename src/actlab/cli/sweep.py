@@ -161,15 +161,25 @@ def table(
     row_keys = [r.strip() for r in rows.split(",") if r.strip()]
     col_keys = [c.strip() for c in cols.split(",") if c.strip()]
     s = summarize(df, row_keys, col_keys, metric, _where(where))
-    t = Table(title=f"{metric}: mean ± std over seeds  ({grid.name if grid else path})")
-    t.add_column(",".join(row_keys) or "")
     ck = s.col_keys()
+    title = f"{metric}: mean ± std over seeds ({grid.name if grid else path})"
+    if col_keys:
+        title += f"; columns: {', '.join(col_keys)}"
+    t = Table(title=title)
+    for k in row_keys or [""]:
+        t.add_column(k, no_wrap=True)
     for c in ck:
-        t.add_column(", ".join(f"{k}={v}" for k, v in zip(col_keys, c)) if len(col_keys) > 1 else
-                     (str(c[0]) if c else metric), justify="right")
-    for r in s.row_keys():
-        t.add_row(", ".join(map(str, r)), *[format_cell(s.cell(r, c), precision) for c in ck])
+        t.add_column(", ".join(map(str, c)) if c else metric, justify="right", no_wrap=True)
+    cells = {r: [format_cell(s.cell(r, c), precision) for c in ck] for r in s.row_keys()}
+    for r, row_cells in cells.items():
+        t.add_row(*(map(str, r) if r else [""]), *row_cells)
+    # Never fold a number across lines: widen to the table when stdout is not a terminal.
+    natural = sum(max([len(str(k))] + [len(str(r[i])) for r in cells]) + 3 for i, k in enumerate(row_keys))
+    natural += sum(max([len(", ".join(map(str, c)))] + [len(v[j]) for v in cells.values()]) + 3
+                   for j, c in enumerate(ck)) + 1
     console = Console()
+    if not console.is_terminal:
+        console = Console(width=max(console.width, natural))
     console.print(t)
     if s.pooled:
         pooled = "; ".join(f"{k} ({len(v)} values)" for k, v in s.pooled.items())

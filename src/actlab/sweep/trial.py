@@ -193,7 +193,17 @@ def _train(config: TrialConfig, on_epoch: Callable[[dict[str, Any]], None] | Non
     model = build_model(config, ds, g_init)
     opt = make_optimizer(config, list(model.parameters()))
     weights = penalised_weights(model) if config.l1 else []
-    watcher = _watcher(config, model)
+    watcher = _watcher(config, model, opt)
+    try:
+        return _loop(config, ds, model, opt, weights, watcher, g_order, on_epoch)
+    finally:
+        if watcher is not None:
+            watcher.close()
+
+
+def _loop(config: TrialConfig, ds: data.Dataset, model: nn.Module, opt: torch.optim.Optimizer,
+          weights: list[torch.Tensor], watcher: Any, g_order: torch.Generator,
+          on_epoch: Callable[[dict[str, Any]], None] | None) -> TrialResult:
     x, y = ds.x_train, ds.y_train
     n, bs = len(y), config.batch_size
     epochs: list[dict[str, Any]] = []
@@ -202,8 +212,9 @@ def _train(config: TrialConfig, on_epoch: Callable[[dict[str, Any]], None] | Non
     def record(epoch: int, step: int) -> bool:
         train, test = evaluate(model, x, y), evaluate(model, ds.x_test, ds.y_test)
         rec = epoch_record(epoch, step, wall, train, test)
-        if watcher is not None:
-            rec["layers"] = watcher.epoch_stats()
+        if watcher is not None and epoch > 0:
+            stats = watcher.epoch_stats()
+            rec["layers"], rec["verdicts"] = stats["layers"], stats["verdicts"]
         epochs.append(rec)
         if on_epoch is not None:
             on_epoch(rec)
@@ -227,8 +238,6 @@ def _train(config: TrialConfig, on_epoch: Callable[[dict[str, Any]], None] | Non
                 break
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            if watcher is not None:
-                watcher.after_backward()
             opt.step()
             step += 1
             if config.max_steps is not None and step >= config.max_steps:
@@ -256,6 +265,8 @@ def finish(config: TrialConfig, status: str, epochs: list[dict[str, Any]], step:
         final.update({k: last[k] for k in ("train_loss", "train_acc", "test_loss", "test_acc")})
         final["best_test_acc"] = max(e["test_acc"] for e in epochs)
         final["learned"] = learned
+    if epochs and "verdicts" in epochs[-1]:
+        final["watch_verdicts"] = epochs[-1]["verdicts"]
     final.update(extra)
     return TrialResult(config, status, epochs, final)
 
@@ -271,11 +282,11 @@ def watch_available() -> bool:
     return True
 
 
-def _watcher(config: TrialConfig, model: nn.Module) -> Any:
+def _watcher(config: TrialConfig, model: nn.Module, opt: torch.optim.Optimizer) -> Any:
     if not config.watch:
         return None
     if not watch_available():
         raise RuntimeError("watch=true needs actlab.watch, which this installation does not have")
     from actlab.sweep._watch import Watcher
 
-    return Watcher(model)
+    return Watcher(model, opt)
