@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 import torch
 
-from actlab.report.claim import CONFIRMED, INCONCLUSIVE, REFUTED, Context, Evidence
+from actlab.report.claim import CONFIRMED, DEPENDS, INCONCLUSIVE, REFUTED, Context, Evidence
 from actlab.report.claims import t1_meanfield_random_nets as t1
+from actlab.report.claims import t3_dynamical_isometry as t3
 
 
 @pytest.fixture(autouse=True)
@@ -102,3 +103,48 @@ def test_t1_measure_tiny(tmp_path: Path) -> None:
     assert [c["predicted_phase"] for c in n["cases"]] == ["ordered", "critical", "chaotic"]
     assert n["cases"][1]["inv_chi1"] == pytest.approx(1.0, abs=1e-6)
     t1.decide(n, True)  # runs on the measured numbers
+
+
+# -- T3 -------------------------------------------------------------------------------------------------
+def _t3_numbers(**nvar: tuple[float, float]) -> dict[str, Any]:
+    base = {"tanh_orthogonal": (0.06, 0.054), "tanh_gaussian": (28.0, 32.0), "relu_orthogonal": (31.0, 32.0),
+            "relu_gaussian": (45.0, 64.0)}
+    base.update(nvar)
+    cases = {k: {"nvar": m, "nvar_predicted": p, "expected": t3.EXPECTED[k]} for k, (m, p) in base.items()}
+    return {"cases": cases, "depth": 32, "width": 128, "tight": 0.25, "wide": 1.0, "factor": 2.0}
+
+
+def test_t3_decide_branches() -> None:
+    v = t3.decide(_t3_numbers(), True)
+    assert v.verdict == CONFIRMED and "tanh + orthogonal 0.06" in v.reason
+    # orthogonal tanh not isometric: refuted
+    v = t3.decide(_t3_numbers(tanh_orthogonal=(0.6, 0.054)), True)
+    assert v.verdict == REFUTED and "0.6 is between" in v.reason
+    # relu tightly spread: refuted
+    assert t3.decide(_t3_numbers(relu_orthogonal=(0.1, 32.0)), False).verdict == REFUTED
+    # the pattern holds but relu + gaussian is 3x off free probability
+    assert t3.decide(_t3_numbers(relu_gaussian=(200.0, 64.0)), True).verdict == INCONCLUSIVE
+    v = t3.decide(_t3_numbers(relu_gaussian=(200.0, 64.0)), False)
+    assert v.verdict == DEPENDS and "200 vs predicted 64" in v.reason
+
+
+def test_t3_free_probability_tanh_independent() -> None:
+    """The tight case's prediction, sum_l (mu2/mu1^2 - 1) at q* = 1/64, by numpy quadrature."""
+    from actlab import theory
+
+    q = t3.Q_STAR
+    d2 = (1.0 - np.tanh(math.sqrt(q) * _Z) ** 2) ** 2
+    per_layer = float(_W @ d2**2) / float(_W @ d2) ** 2 - 1.0
+    ci = theory.critical_init("tanh", q_star=q)
+    s = theory.jacobian_spectrum("tanh", ci.sigma_w2, ci.sigma_b2, width=8, depth=32, weights="orthogonal")
+    assert s.nvar_sq_predicted == pytest.approx(32 * per_layer, rel=1e-6)
+    assert 32 * per_layer == pytest.approx(0.054, abs=1e-3)
+
+
+def test_t3_measure_tiny(tmp_path: Path) -> None:
+    n = check_evidence(t3.measure(tiny_ctx(tmp_path)), ["cases", "depth", "width", "tight", "wide", "factor"])
+    assert set(n["cases"]) == set(t3.CASES)
+    for c in n["cases"].values():
+        assert c["mean_sq_predicted"] == pytest.approx(1.0, rel=1e-6)  # both at criticality
+        assert c["nvar"] >= 0
+    t3.decide(n, True)
