@@ -12,10 +12,12 @@ import numpy as np
 import pytest
 from scipy.optimize import brentq
 
-from actlab.report.claim import CONFIRMED, REFUTED, Context, Evidence
+from actlab.report.claim import CONFIRMED, INCONCLUSIVE, REFUTED, Context, Evidence
 from actlab.report.claims import c21_fixed_points as c21
 from actlab.report.claims import c22_hard_saturation as c22
 from actlab.report.claims import c25_sigmoid_clipping as c25
+from actlab.report.claims import c28_step_no_gradient as c28
+from actlab.report.claims import c29_softmax_vs_sigmoid as c29
 
 
 def tiny_ctx(tmp_path: Path) -> Context:
@@ -118,3 +120,58 @@ def test_c25_measure_tiny(tmp_path: Path) -> None:
     assert n["fraction_above_1_mapped_to_1"] == 0.0 and n["fraction_below_0_mapped_to_0"] == 0.0
     # the gap just above 1 is 1 - sigmoid(1) (independent formula)
     assert n["max_gap_above_1"] == pytest.approx(1 - 1 / (1 + math.exp(-1.0)), abs=1e-3)
+
+
+# -- C28 step ----------------------------------------------------------------------------------------
+def _c28_numbers(step_zero: bool = True, sig_max: float = 0.1, nonzero: int = 0) -> dict[str, Any]:
+    tr = {"step": {"below_weight_grad_all_zero": step_zero,
+                   "below_weight_grad_max": 0.0 if step_zero else 0.2,
+                   "test_acc_mean": 0.54, "test_acc_std": 0.01},
+          "sigmoid": {"below_weight_grad_max": sig_max, "test_acc_mean": 0.95, "test_acc_std": 0.01}}
+    return {"training": tr, "autograd_nonzero": nonzero, "analytic_nonzero": 0, "grid_points": 16385}
+
+
+def test_c28_decide() -> None:
+    v = c28.decide(_c28_numbers(), True)
+    assert v.verdict == CONFIRMED and "0.540" in v.reason
+    assert c28.decide(_c28_numbers(step_zero=False), True).verdict == REFUTED
+    assert c28.decide(_c28_numbers(nonzero=3), False).verdict == REFUTED
+    assert c28.decide(_c28_numbers(sig_max=0.0), True).verdict == INCONCLUSIVE
+    assert c28.decide(_c28_numbers(sig_max=0.0), False).verdict == REFUTED
+
+
+def test_c28_measure_tiny(tmp_path: Path) -> None:
+    n = check_evidence(c28.measure(tiny_ctx(tmp_path)), ["training", "autograd_nonzero", "analytic_nonzero"])
+    assert n["autograd_nonzero"] == 0 and n["values_around_0"] == [0.0, 0.0, 1.0]
+    step, sig = n["training"]["step"], n["training"]["sigmoid"]
+    assert step["below_weight_grad_values"] > 0 and step["below_weight_grad_all_zero"]
+    assert sig["below_weight_grad_max"] > 0
+    assert all(g > 0 for g in step["head_weight_grad_last"])  # the head above the step does learn
+
+
+# -- C29 softmax vs sigmoid ----------------------------------------------------------------------------
+def test_c29_decide() -> None:
+    n = {"two_class": {"max_abs_diff": {"prob": 1e-16, "loss": 1e-15, "grad": 1e-16}},
+         "exclusive": {"1": {"sigmoid_fraction_two_or_more_above_half": 0.9},
+                       "jacobian": {"softmax_max_offdiag": -1e-13, "sigmoid_max_abs_offdiag": 0.0}},
+         "two_class_equal": True, "softmax_exclusive": True, "sigmoids_not_exclusive": True}
+    assert c29.decide(n, True).verdict == CONFIRMED
+    for k in ("two_class_equal", "softmax_exclusive", "sigmoids_not_exclusive"):
+        v = c29.decide(n | {k: False}, True)
+        assert v.verdict == REFUTED and k.replace("_", " ") in v.reason
+
+
+def test_c29_measure_tiny(tmp_path: Path) -> None:
+    n = check_evidence(c29.measure(tiny_ctx(tmp_path)),
+                       ["two_class", "exclusive", "two_class_equal", "softmax_exclusive",
+                        "sigmoids_not_exclusive"])
+    assert n["two_class_equal"] and n["softmax_exclusive"] and n["sigmoids_not_exclusive"]
+    # the Jacobian autograd gives matches the closed form diag(p) - p p^T
+    assert n["exclusive"]["jacobian"]["softmax_vs_formula_max_abs_diff"] < 1e-15
+
+
+def test_c29_two_class_identity_independent() -> None:
+    # e^a / (e^a + e^b) = 1 / (1 + e^(a - b)) with plain math, no catalog
+    for a, b in [(0.3, -1.2), (5.0, 5.0), (-20.0, 3.0)]:
+        ref = 1 / (1 + math.exp(a - b))
+        assert math.exp(b) / (math.exp(a) + math.exp(b)) == pytest.approx(ref, rel=1e-14)
