@@ -112,3 +112,41 @@ def test_plot_writes_png(tmp_path) -> None:
     curves = {"a": _fake("a", [[0.1, 0.5], [0.2, 0.6]])}
     out = demo.plot(tmp_path / "sub" / "noisy.png", digits=curves, counting=curves, counting_scale=5)
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
+
+
+def test_cli_demo_noisy(tmp_path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from actlab.cli import app
+
+    runner = CliRunner()
+    png = tmp_path / "noisy.png"
+    res = runner.invoke(app, ["demo", "noisy", "--task", "digits", "--seeds", "1", "--epochs", "1",
+                              "--workers", "1", "--plot", str(png)])
+    assert res.exit_code == 0, res.output
+    assert "beyond +-1 at init" in res.output and "nan_c0" in res.output and f"wrote {png}" in res.output
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    res = runner.invoke(app, ["demo", "noisy", "--task", "counting", "--seeds", "1", "--steps", "6",
+                              "--length", "3", "--workers", "1", "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    assert set(data) == {"counting"} and data["counting"]["every"] == 1
+    assert set(data["counting"]["variants"]) == set(demo.COUNTING_VARIANTS)
+    assert all(len(v["test_acc"][0]) == 7 for v in data["counting"]["variants"].values())
+
+
+@pytest.mark.parametrize(("args", "match"), [
+    (["--task", "mnist"], "--task 'mnist' is invalid; valid: all, digits, counting"),
+    (["--task", "digits", "--seeds", "0"], "seeds=0 is invalid"),
+    (["--plot", "x.pdf"], "valid: a file name ending in .png"),
+])
+def test_cli_bad_input(args: list[str], match: str) -> None:
+    from typer.testing import CliRunner
+
+    from actlab.cli import app
+
+    res = CliRunner().invoke(app, ["demo", "noisy", *args])
+    assert res.exit_code == 2
+    assert match in res.output and len(res.output.strip().splitlines()) == 1
