@@ -176,6 +176,9 @@ def test_save_figure_formats(tmp_path, suffix, magic):
     out = save_figure(fig, tmp_path / "sub" / f"tanh{suffix.upper()}")  # creates sub/, any case
     assert out.read_bytes().startswith(magic)
     assert os.listdir(out.parent) == [out.name]  # no temporary file left behind
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~mask  # not mkstemp's 0600
     if suffix in (".svg", ".pdf"):  # no timestamps: the same figure gives the same bytes
         again = save_figure(fig, tmp_path / f"again{suffix}")
         assert again.read_bytes() == out.read_bytes()

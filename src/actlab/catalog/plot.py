@@ -492,12 +492,19 @@ def save_figure(fig: Any, path: str | os.PathLike[str], dpi: float = 110) -> Pat
         # a fixed salt for SVG element ids: the same figure gives the same bytes
         with os.fdopen(fd, "wb") as fh, rc_context({"svg.hashsalt": "actlab"}):
             fig.savefig(fh, format=suffix[1:], dpi=dpi, metadata=_metadata(suffix))
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a figure is an ordinary file
         os.replace(tmp, path)
     except BaseException:
         with _suppress():
             os.unlink(tmp)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _metadata(suffix: str) -> dict[str, Any] | None:
