@@ -146,3 +146,47 @@ def test_c20_exact_reference_and_naive_overflow() -> None:
         assert np.isnan(c20._naive(np.array([1010.0, 1000.0, 990.0]))).any()
     assert c20._stable(np.array([1010.0, 1000.0, 990.0])) == pytest.approx(
         c20._exact(np.array([[20.0, 10.0, 0.0]]))[0], rel=1e-13)
+
+
+# -- C17 SELU self-normalisation ------------------------------------------------------------------
+from actlab.report.claims import c17_selu_selfnorm as c17  # noqa: E402
+
+
+def _c17_run(mean: float, var: float, near: bool, first_near: bool = True) -> dict[str, Any]:
+    half = {"mean": mean, "var": var, "mean_sd": 0.01, "var_sd": 0.02, "near": near}
+    return {"first_half": dict(half, near=first_near), "second_half": half, "last_mean": mean,
+            "last_var": var}
+
+
+def test_c17_decide_branches() -> None:
+    runs = {k: _c17_run(0.0, 0.97, True, first_near=(k == "N(0, 1)")) for k in c17.SELU_INPUTS}
+    numbers = {"depth": 64, "selu_lecun": runs,
+               "controls": {"selu+kaiming_normal": _c17_run(12.0, 500.0, False, False)}}
+    v = c17.decide(numbers, True)
+    assert v.verdict == CONFIRMED and "selu+kaiming_normal" in v.reason
+    bad = copy.deepcopy(numbers)
+    bad["selu_lecun"]["N(0, 4)"] = _c17_run(0.0, 1.3, False, False)  # not pulled back to 1
+    v = c17.decide(bad, True)
+    assert v.verdict == REFUTED and "N(0, 4)" in v.reason
+    bad = copy.deepcopy(numbers)
+    bad["selu_lecun"]["N(0, 1)"] = _c17_run(0.0, 0.97, True, first_near=False)
+    assert c17.decide(bad, False).verdict == REFUTED
+
+
+def test_c17_measure_tiny(tmp_path: Path) -> None:
+    ev = c17.measure(_tiny(tmp_path))
+    _check_evidence(ev, c17.decide)
+    assert set(ev.numbers["selu_lecun"]) == set(c17.SELU_INPUTS)
+    assert ev.numbers["theory_selu_q_star"]["lecun_normal"] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_c17_selu_fixed_point_by_quadrature() -> None:
+    """The reason SELU + LeCun keeps (0, 1): E[selu(z)] = 0 and E[selu(z)^2] = 1 for z ~ N(0, 1),
+    here by the trapezoid rule on a fine grid with the catalog's selu (independent of actlab.theory)."""
+    import actlab
+
+    zz = np.linspace(-12, 12, 400_001)
+    pdf = np.exp(-zz**2 / 2) / math.sqrt(2 * math.pi)
+    f = actlab.functional.selu(torch.tensor(zz)).numpy()
+    assert np.trapezoid(f * pdf, zz) == pytest.approx(0.0, abs=1e-6)
+    assert np.trapezoid(f**2 * pdf, zz) == pytest.approx(1.0, abs=1e-6)
