@@ -306,6 +306,12 @@ def test_verdict_vanishing_deep_sigmoid() -> None:
     assert s.signal_grad_ratio < 1e-3
     v = s.verdict("vanishing")
     assert v.layers and v.layers[0] in ("1", "3", "5") and "He init" in v.remedy
+    # mean field (issue 7): sigmoid at Xavier scale is deep in the ordered phase, and the measured
+    # per-layer ratio of squared backward signals agrees with chi_1
+    mf = s.mean_field
+    assert mf.phase == "ordered" and len(mf.pairs) == 11
+    assert mf.chi1 < 0.2 and mf.measured == pytest.approx(mf.chi1, rel=0.3)
+    assert "mean field at the current weights: chi_1 =" in s.text
 
 
 def test_verdict_exploding_large_init() -> None:
@@ -343,6 +349,10 @@ def test_healthy_relu_with_he_init() -> None:
     s = _diagnose(_mlp("relu", depth=4, width=32), 20, lr=0.02)
     assert s.healthy and s.problems == []
     assert "healthy" in s.text
+    assert s.mean_field.phase == "near-critical"  # relu + He: chi_1 = sigma_w^2 / 2 ~ 1
+    assert s.mean_field.measured == pytest.approx(1.0, rel=0.3)
+    pair = s.to_dict()["mean_field"]["pairs"][0]
+    assert (pair["from"], pair["linear"], pair["to"]) == ("1", "2", "3")
 
 
 # -- summary, plot, sinks ---------------------------------------------------------------------------

@@ -29,7 +29,7 @@ class Watcher:
         self.monitor = watch(model, optimizer=optimizer)
 
     def epoch_stats(self) -> dict[str, Any]:
-        s = self.monitor.summary()
+        s = self.monitor.summary(theory=False)
         layers = []
         for layer in s.layers:
             d = dataclasses.asdict(layer) if dataclasses.is_dataclass(layer) else dict(vars(layer))

@@ -654,13 +654,15 @@ class Monitor:
                     vals[i, j] = v
         return [r["step"] for r in self.records], names, vals
 
-    def summary(self, echo: bool = False) -> Any:
+    def summary(self, echo: bool = False, theory: bool = True) -> Any:
         """The diagnosis: a :class:`actlab.watch.Summary` (``to_dict()``, ``to_json()``, ``str()`` is
-        the short human text); ``echo=True`` prints the text too."""
+        the short human text); ``echo=True`` prints the text too. ``theory``: add the mean-field
+        chi_1 next to the measured per-layer gradient ratio (``Summary.mean_field``; MLP-style
+        Linear -> activation chains only; costs a quadrature, ~0.02-0.3 s per activation kind)."""
         from actlab.watch.summary import build_summary
 
         self._finalize_if_done()
-        s = build_summary(self)
+        s = build_summary(self, theory=theory)
         if echo:
             print(s.text)
         return s

@@ -43,7 +43,7 @@ def plot_monitor(mon: Any, path: str | os.PathLike[str] | None = None, dpi: floa
         suffix = Path(path).suffix or "(none)"
         raise ValueError(f"plot: cannot write {str(path)!r}: unknown suffix {suffix!r}; "
                          f"valid: {', '.join(FORMATS)}")
-    s = mon.summary()
+    s = mon.summary(theory=False)
     acts = [li for li in s.layers if li.kind == "activation"]
     signal = [li.name for li in acts if li.grad_norm is not None]
     if len(signal) < 2:  # no activation modules: the weight layers' output gradients
