@@ -17,7 +17,10 @@ from actlab.report.claim import CONFIRMED, DEPENDS, INCONCLUSIVE, REFUTED, Conte
 from actlab.report.claims import c01_linear_collapse as c01
 from actlab.report.claims import c02_xor as c02
 from actlab.report.claims import c03_sigmoid_quarter as c03
-from actlab.report.claims._layer_grads import layer_grads
+from actlab.report.claims import c04_vanishing as c04
+from actlab.report.claims import c07_deep_relu as c07
+from actlab.report.claims._layer_grads import init_gradients, layer_grads
+from actlab.sweep import TrialConfig
 
 
 @pytest.fixture(autouse=True)
@@ -173,3 +176,71 @@ def test_c03_measure_tiny(tmp_path: Path) -> None:
     assert n["max_derivative"] == 0.25 and n["argmax"] == 0.0
     assert n["bound_worst_ratio"] <= 1.0
     assert n["per_layer_shrink"]["small (||W||2 = 1)"]["min"] >= 4.0  # the exact bound at ||W||2 = 1
+
+
+def test_init_gradients_relu_mean_field() -> None:
+    # He init keeps the back-propagated gradient level; PyTorch's default (sigma_w2 = 1/3) shrinks it by
+    # about sqrt(1/6) per relu layer (mean-field chi_1 = sigma_w2 / 2)
+    cfg = [TrialConfig(act="relu", depth=6, width=64, init=i, seed=0) for i in ("kaiming_normal", "default")]
+    he, default = init_gradients(cfg[:1], n=256), init_gradients(cfg[1:], n=256)
+    assert 0.3 < he["backprop_ratio"] < 3.0
+    assert default["backprop_ratio"] == pytest.approx((1 / 6) ** 2.5, rel=0.6)
+
+
+# -- C04 vanishing gradients ---------------------------------------------------------------------------
+def _case(ratio: float, acc: float, runs: list[float] | None = None) -> dict[str, Any]:
+    return {"grad_ratio": ratio, "weight_ratio": ratio, "backprop_ratio": ratio, "test_acc": acc,
+            "test_acc_runs": runs or [acc, acc]}
+
+
+def _c04(**cases: dict[str, Any]) -> dict[str, Any]:
+    base = {"sigmoid/default": _case(1e-7, 0.1), "tanh/default": _case(5e-3, 0.1),
+            "relu/kaiming_normal": _case(0.8, 0.9)}
+    base.update(cases)
+    return {"cases": base, "vanish": c04.VANISH, "fails": c04.FAILS, "trains": c04.TRAINS,
+            "baseline": "relu/kaiming_normal"}
+
+
+def test_c04_decide() -> None:
+    assert c04.decide(_c04(), True).verdict == CONFIRMED
+    v = c04.decide(_c04(**{"tanh/xavier_normal": _case(0.4, 0.95)}), False)
+    assert v.verdict == DEPENDS and "tanh/xavier_normal" in v.reason
+    assert c04.decide(_c04(**{"sigmoid/default": _case(0.5, 0.9), "tanh/default": _case(0.5, 0.9)}),
+                      True).verdict == REFUTED
+    assert c04.decide(_c04(**{"relu/kaiming_normal": _case(0.8, 0.3)}), True).verdict == INCONCLUSIVE
+    mixed = _c04(**{"tanh/default": _case(5e-3, 0.45, [0.1, 0.8])})
+    assert c04.decide(mixed, True).verdict == INCONCLUSIVE
+    assert c04.decide(mixed, False).verdict == CONFIRMED
+
+
+def test_c04_measure_tiny(tmp_path: Path) -> None:
+    n = check_evidence(c04.measure(tiny_ctx(tmp_path)), ["cases", "vanish", "fails", "trains", "baseline"])
+    assert set(n["cases"]) == {c04.case_name(a, i) for a, i in c04.CASES}
+    assert n["cases"]["sigmoid/default"]["grad_ratio"] < n["cases"]["relu/kaiming_normal"]["grad_ratio"]
+    c04.decide(n, True)
+
+
+# -- C07 deep relu -------------------------------------------------------------------------------------
+def _c07(**cases: dict[str, Any]) -> dict[str, Any]:
+    base = {"kaiming_normal": _case(0.8, 0.9), "xavier_normal": _case(0.04, 0.85)}
+    base.update(cases)
+    return {"cases": base, "vanish": c07.VANISH, "trains": c07.TRAINS, "derivative_pos_all_one": True,
+            "derivative_neg_all_zero": True}
+
+
+def test_c07_decide() -> None:
+    assert c07.decide(_c07(), True).verdict == CONFIRMED
+    v = c07.decide(_c07(default=_case(3e-4, 0.1)), True)
+    assert v.verdict == DEPENDS and "default" in v.reason and "3.0e-04" in v.reason
+    assert c07.decide(_c07(kaiming_normal=_case(3e-4, 0.1), xavier_normal=_case(0.5, 0.2)),
+                      True).verdict == REFUTED
+    assert c07.decide(_c07() | {"derivative_pos_all_one": False}, True).verdict == REFUTED
+    assert c07.decide(_c07(default=_case(0.5, 0.6, [0.3, 0.9])), True).verdict == INCONCLUSIVE
+
+
+def test_c07_measure_tiny(tmp_path: Path) -> None:
+    n = check_evidence(c07.measure(tiny_ctx(tmp_path)),
+                       ["cases", "vanish", "trains", "derivative_pos_all_one"])
+    assert n["derivative_pos_all_one"] and n["derivative_neg_all_zero"] and n["derivative_at_0"] == 0.0
+    assert set(n["cases"]) == set(c07.INITS)
+    c07.decide(n, True)

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["layer_grads", "linears"]
+__all__ = ["init_gradients", "layer_grads", "linears"]
 
 
 def linears(model: nn.Module) -> list[nn.Linear]:
@@ -57,3 +57,40 @@ def layer_grads(model: nn.Sequential, x: torch.Tensor, y: torch.Tensor) -> dict[
     }
     model.zero_grad(set_to_none=True)
     return res
+
+
+def _geo(v: Any) -> Any:
+    import numpy as np
+
+    return np.exp(np.mean(np.log(np.asarray(v, dtype=float)), 0))
+
+
+def init_gradients(configs: list[Any], n: int = 512) -> dict[str, Any]:
+    """Gradient statistics at initialisation of the models ``configs`` (sweep ``TrialConfig`` of MLPs,
+    typically one per seed) - exactly the models the sweep engine trains - on ``n`` training examples.
+
+    Geometric means over the configs of: ``weight_ratio`` (first / last hidden layer's weight-gradient
+    norm), ``backprop_ratio`` (first / last hidden layer's median per-example output gradient),
+    ``weight_total`` (norm of all weight gradients, mean loss), ``loss``; and the per-layer profiles
+    relative to the last hidden layer, ``weight_profile`` and ``backprop_profile``.
+    """
+    import numpy as np
+
+    from actlab.sweep.trial import build_model, dataset_for
+
+    ds = dataset_for(configs[0])
+    xb, yb = ds.x_train[:n], ds.y_train[:n]
+    wr, br, wt, loss, wp, bp = [], [], [], [], [], []
+    for c in configs:
+        r = layer_grads(build_model(c, ds), xb, yb)
+        w, g = np.array(r["weight_grad"][:-1]), np.array(r["out_grad"])  # hidden layers only
+        wr.append(w[0] / w[-1])
+        br.append(g[0] / g[-1])
+        wt.append(float(np.sqrt(np.sum(np.square(r["weight_grad"])))))
+        loss.append(r["loss"])
+        wp.append(w / w[-1])
+        bp.append(g / g[-1])
+    return {"weight_ratio": float(_geo(wr)), "backprop_ratio": float(_geo(br)),
+            "weight_total": float(_geo(wt)), "loss": float(np.mean(loss)),
+            "weight_profile": _geo(wp).tolist(), "backprop_profile": _geo(bp).tolist(),
+            "weight_ratio_runs": [float(v) for v in wr], "backprop_ratio_runs": [float(v) for v in br]}
