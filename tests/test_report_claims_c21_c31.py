@@ -15,6 +15,7 @@ from scipy.optimize import brentq
 from actlab.report.claim import CONFIRMED, INCONCLUSIVE, REFUTED, Context, Evidence
 from actlab.report.claims import c21_fixed_points as c21
 from actlab.report.claims import c22_hard_saturation as c22
+from actlab.report.claims import c24_prelu_rrelu as c24
 from actlab.report.claims import c25_sigmoid_clipping as c25
 from actlab.report.claims import c28_step_no_gradient as c28
 from actlab.report.claims import c29_softmax_vs_sigmoid as c29
@@ -175,3 +176,36 @@ def test_c29_two_class_identity_independent() -> None:
     for a, b in [(0.3, -1.2), (5.0, 5.0), (-20.0, 3.0)]:
         ref = 1 / (1 + math.exp(a - b))
         assert math.exp(b) / (math.exp(a) + math.exp(b)) == pytest.approx(ref, rel=1e-14)
+
+
+# -- C24 PReLU / RReLU ---------------------------------------------------------------------------------
+def _c24_numbers(moves: tuple[float, ...] = (0.15, 0.16), ks_p: float = 0.8, eval_dev: float = 0.0,
+                 exact: bool = True) -> dict[str, Any]:
+    return {"exact": {"prelu_0_equals_relu": exact, "prelu_001_equals_leaky_relu": True},
+            "rrelu": {"lower": 0.125, "upper": 1 / 3, "train_slope_min": 0.1251, "train_slope_max": 0.3332,
+                      "train_ks_p": ks_p, "train_calls_equal_fraction": 0.0, "train_positive_unchanged": True,
+                      "eval_max_abs_slope_minus_mid": eval_dev, "eval_calls_identical": True,
+                      "uniform_mean": 0.2292},
+            "prelu": {"init": 0.25, "min_move": 0.05, "mean_abs_move_per_seed": list(moves),
+                      "learned_range": [0.02, 0.76], "fraction_relu_like": 0.02, "fraction_negative": 0.0}}
+
+
+def test_c24_decide() -> None:
+    assert c24.decide(_c24_numbers(), True).verdict == CONFIRMED
+    assert c24.decide(_c24_numbers(moves=(0.15, 0.01)), True).verdict == INCONCLUSIVE
+    assert c24.decide(_c24_numbers(moves=(0.15, 0.01)), False).verdict == REFUTED
+    v = c24.decide(_c24_numbers(ks_p=1e-6), True)
+    assert v.verdict == REFUTED and "uniform" in v.reason
+    assert c24.decide(_c24_numbers(eval_dev=0.01), True).verdict == REFUTED
+    assert c24.decide(_c24_numbers(exact=False), True).verdict == REFUTED
+
+
+def test_c24_measure_tiny(tmp_path: Path) -> None:
+    n = check_evidence(c24.measure(tiny_ctx(tmp_path)), ["exact", "rrelu", "prelu", "test_acc"])
+    assert n["exact"]["prelu_0_equals_relu"] and n["exact"]["prelu_001_equals_leaky_relu"]
+    rr = n["rrelu"]
+    # PyTorch's RReLU defaults l = 1/8, u = 1/3; eval slope (l + u) / 2 = 11/48
+    assert rr["uniform_mean"] == pytest.approx(11 / 48)
+    assert rr["eval_max_abs_slope_minus_mid"] < 1e-12 and rr["train_calls_equal_fraction"] < 0.01
+    assert len(n["prelu"]["slopes_by_seed"]) == 1 and len(n["prelu"]["slopes_by_seed"][0]) == 2 * 16
+    assert n["prelu"]["mean_abs_move_per_seed"][0] > 0  # one epoch already moves the slopes
