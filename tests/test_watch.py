@@ -514,3 +514,51 @@ def test_history_gives_a_steps_by_layers_array() -> None:
     steps, names, vals = mon.history("grad_norm", ["1", "3", "5"])
     assert steps == [0, 1, 2, 3] and names == ["1", "3", "5"] and vals.shape == (4, 3)
     assert np.isfinite(vals).all()
+
+
+# -- CLI: actlab diagnose ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def cli():
+    from typer.testing import CliRunner
+
+    from actlab.cli import app
+
+    runner = CliRunner()
+    return lambda *args: runner.invoke(app, ["diagnose", *args])
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["--act", "sigmoid", "--depth", "12", "--width", "32", "--init", "xavier_uniform", "--lr", "0.1",
+      "--steps", "20"], ["vanishing"]),
+    (["--act", "relu", "--depth", "10", "--width", "64", "--gain", "4", "--lr", "0.01", "--steps", "20"],
+     ["non_finite", "exploding"]),
+    (["--act", "relu", "--depth", "4", "--width", "64", "--optimizer", "adam", "--lr", "0.1",
+      "--steps", "60"],
+     ["dead_units"]),
+    (["--act", "relu", "--depth", "4", "--width", "64", "--lr", "0.02", "--steps", "40"], []),
+], ids=["vanishing", "exploding", "dead", "healthy"])
+def test_cli_diagnose_shows_each_failure_mode(cli, args: list[str], expected: list[str]) -> None:
+    r = cli(*args, "--json")
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    problems = [v["name"] for v in d["verdicts"] if v["severity"] != "info"]
+    assert all(p in problems for p in expected), problems
+    assert d["healthy"] == (expected == [])
+    if "non_finite" in expected:
+        assert d["run"]["stopped"] and d["nonfinite_forward"]["step"] == d["run"]["steps"] - 1
+
+
+def test_cli_diagnose_text_and_plot(cli, tmp_path) -> None:
+    png = tmp_path / "d.png"
+    r = cli("--act", "sigmoid", "--depth", "10", "--width", "32", "--init", "xavier_uniform", "--steps", "10",
+            "--plot", str(png))
+    assert r.exit_code == 0, r.output
+    assert "MLP 10x32 sigmoid" in r.output and "WARN  vanishing" in r.output and "try: " in r.output
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_cli_diagnose_bad_input_is_one_line(cli) -> None:
+    r = cli("--dataset", "mnist", "--steps", "2")
+    assert r.exit_code == 2 and "unknown dataset 'mnist'; valid: xor" in r.output
+    r = cli("--optimizer", "lbfgs", "--steps", "2")
+    assert r.exit_code == 2 and "valid: sgd, momentum, adam" in r.output

@@ -172,6 +172,8 @@ class Monitor:
         self.nonfinite_backward: dict[str, Any] | None = None
         self.invisible: list[str] = []  # linear/conv layers with no visible activation after them
         self.notes: list[str] = []
+        #: ``{linear layer: (sigma_w^2, sigma_b^2)}`` when watching began: fan-in * E[W^2], E[b^2]
+        self.initial_scales: dict[str, tuple[float, float]] = {}
         self.steps_seen = 0
         self._sites: list[_Site] = []
         self._act_sites: dict[int, dict[int, int]] = {}  # id(module) -> {weight site or -1: site}
@@ -216,6 +218,8 @@ class Monitor:
                 continue
             if kind in MAIN_KINDS:
                 last_main = kind
+            if isinstance(m, nn.Linear):  # for the mean-field check (summary.MeanFieldCheck)
+                self.initial_scales[name or root] = _scales(m)
             idx = len(self._sites)
             self._sites.append(_Site(LayerInfo(name or root, kind, name or root, type(m).__name__), m))
             self._weight_sites[id(m)] = idx
@@ -714,6 +718,16 @@ class Monitor:
         state = "closed" if self._closed else "watching"
         return (f"<actlab.watch.Monitor {state} {type(self.model).__name__}: {len(self.layers)} layers, "
                 f"{len(self.records)} recorded steps of {self.steps_seen}, every={self.every}>")
+
+
+def _scales(m: nn.Linear) -> tuple[float, float]:
+    """Mean-field scales of a linear layer: sigma_w^2 = fan_in * E[W^2], sigma_b^2 = E[b^2] (0 without
+    bias)."""
+    with torch.no_grad():
+        w = m.weight.detach().to(torch.float64)
+        sw = float(w.shape[1] * w.pow(2).mean()) if w.numel() else math.nan
+        sb = 0.0 if m.bias is None else float(m.bias.detach().to(torch.float64).pow(2).mean())
+    return sw, sb
 
 
 def _weight_params(m: nn.Module, kind: str) -> list[nn.Parameter]:

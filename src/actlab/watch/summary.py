@@ -46,6 +46,8 @@ class MeanFieldCheck:
     at the *current* weights, :math:`\sigma_b^2 = E[b_M^2]` and q* the length map's fixed point
     at that scale (:func:`actlab.theory.MeanField`). ``measured`` is the median over the evaluation
     window of :math:`\|g_A\|^2 / \|g_B\|^2`. Both are summarised by their geometric mean over pairs.
+    ``weights``: ``"current"``, or ``"initial"`` (the weights when watching began) when the run hit
+    NaN/Inf - then the measured ratios come from the steps before it, near the start.
 
     The theory assumes i.i.d. random weights and a stationary q*: it is the prediction at
     initialisation; after training, a gap between the two says the net has left that regime.
@@ -54,6 +56,7 @@ class MeanFieldCheck:
     chi1: float
     measured: float | None
     phase: str
+    weights: str = "current"
     pairs: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -166,14 +169,20 @@ def mean_field_check(mon: Any, facts: dict[str, Any]) -> MeanFieldCheck | None:
         pairs.append((a, between[0], b))
     if not pairs:
         return None
+    from actlab.watch.monitor import _scales
+
     recs = [r for r in mon.records if r["step"] in set(facts["evaluated_steps"])]
     rows: list[dict[str, Any]] = []
     by_act: dict[str, tuple[Any, list[int]]] = {}
+    scales = {m.name: _scales(modules[m.name]) for _, m, _ in pairs}
+    weights = "current"
+    bad = mon.nonfinite_forward is not None or mon.nonfinite_backward is not None
+    if bad or not all(math.isfinite(v) for sc in scales.values() for v in sc):
+        if not all(m.name in mon.initial_scales for _, m, _ in pairs):
+            return None
+        scales, weights = {m.name: mon.initial_scales[m.name] for _, m, _ in pairs}, "initial"
     for a, m, b in pairs:
-        lin = modules[m.name]
-        w = lin.weight.detach().to(torch.float64)
-        sw = float(w.shape[1] * w.pow(2).mean())
-        sb = 0.0 if lin.bias is None else float(lin.bias.detach().to(torch.float64).pow(2).mean())
+        sw, sb = scales[m.name]
         ratios = []
         for r in recs:
             ga = r["layers"].get(a.name, {}).get("grad_norm")
@@ -208,7 +217,7 @@ def mean_field_check(mon: Any, facts: dict[str, Any]) -> MeanFieldCheck | None:
     chi = math.exp(sum(math.log(r["chi1"]) for r in good) / len(good))
     meas = [r["measured"] for r in good if r["measured"] is not None and r["measured"] > 0]
     measured = math.exp(sum(math.log(v) for v in meas) / len(meas)) if meas else None
-    return MeanFieldCheck(chi, measured, _phase(chi), rows)
+    return MeanFieldCheck(chi, measured, _phase(chi), weights, rows)
 
 
 def build_summary(mon: Any, theory: bool = True) -> Summary:
@@ -282,7 +291,8 @@ def render(s: Summary) -> str:
         meas = "n/a" if mf.measured is None else f"{mf.measured:.3g}"
         trend = {"ordered": "shrinks", "chaotic": "grows", "near-critical": "stays about the same"}.get(
             mf.phase, "?")
-        lines.append(f"      mean field at the current weights: chi_1 = {mf.chi1:.3g} per layer ({mf.phase}: "
+        at = "the current weights" if mf.weights == "current" else "the initial weights (run hit NaN/Inf)"
+        lines.append(f"      mean field at {at}: chi_1 = {mf.chi1:.3g} per layer ({mf.phase}: "
                      f"|grad|^2 {trend} toward the input), measured |g_l|^2/|g_l+1|^2 = {meas} "
                      f"(geometric means over {n} layer pair(s); Schoenholz et al. 2017)")
     for note in s.notes:
