@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 from scipy.optimize import brentq
 
-from actlab.report.claim import CONFIRMED, INCONCLUSIVE, REFUTED, Context, Evidence
+from actlab.report.claim import CONFIRMED, DEPENDS, INCONCLUSIVE, REFUTED, Context, Evidence
 from actlab.report.claims import c21_fixed_points as c21
 from actlab.report.claims import c22_hard_saturation as c22
+from actlab.report.claims import c23_noisy_annealing as c23
 from actlab.report.claims import c24_prelu_rrelu as c24
 from actlab.report.claims import c25_sigmoid_clipping as c25
 from actlab.report.claims import c28_step_no_gradient as c28
@@ -209,3 +210,40 @@ def test_c24_measure_tiny(tmp_path: Path) -> None:
     assert rr["eval_max_abs_slope_minus_mid"] < 1e-12 and rr["train_calls_equal_fraction"] < 0.01
     assert len(n["prelu"]["slopes_by_seed"]) == 1 and len(n["prelu"]["slopes_by_seed"][0]) == 2 * 16
     assert n["prelu"]["mean_abs_move_per_seed"][0] > 0  # one epoch already moves the slopes
+
+
+# -- C23 noisy units with annealing ------------------------------------------------------------------
+def _c23_numbers(n30: float = 0.92, n5: float = 0.9, c0: float = 0.16, hard: float = 0.3, sd: float = 0.02,
+                 flows: float = 1.0) -> dict[str, Any]:
+    def acc(m: float) -> dict[str, float]:
+        return {"mean": m, "std": sd}
+
+    gf = {"hard_tanh_nonzero_fraction": 0.0,
+          "c=1": {"noise_grad_nonzero_fraction": flows, "noise_grad_std": 0.07},
+          "c=30": {"noise_grad_nonzero_fraction": flows, "noise_grad_std": 2.0}}
+    final = {"nan_anneal_30": acc(n30), "nan_anneal_5": acc(n5), "nan_c0": acc(c0), "hard_tanh": acc(hard),
+             "tanh": acc(0.9)}
+    return {"gradient_flow": gf, "final_test_acc": final}
+
+
+def test_c23_decide() -> None:
+    assert c23.decide(_c23_numbers(), True).verdict == CONFIRMED
+    v = c23.decide(_c23_numbers(n5=0.32), True)
+    assert v.verdict == DEPENDS and "noise scale" in v.reason and "0.920" in v.reason
+    assert c23.decide(_c23_numbers(c0=0.9), True).verdict == DEPENDS
+    assert c23.decide(_c23_numbers(n30=0.31), True).verdict == INCONCLUSIVE
+    assert c23.decide(_c23_numbers(n30=0.31), False).verdict == REFUTED
+    assert c23.decide(_c23_numbers(flows=0.5), True).verdict == REFUTED
+    # overlapping intervals (large spread) are not "beats"
+    assert c23.decide(_c23_numbers(n30=0.6, sd=0.2), True).verdict == INCONCLUSIVE
+
+
+def test_c23_measure_tiny(tmp_path: Path) -> None:
+    n = check_evidence(c23.measure(tiny_ctx(tmp_path)), ["gradient_flow", "final_test_acc"])
+    gf = n["gradient_flow"]
+    assert gf["hard_tanh_nonzero_fraction"] == 0.0
+    # NAN's deterministic part alpha h + (1 - alpha) u has slope 1 - alpha = -0.15 beyond the thresholds
+    assert gf["nan_c0_gradient"] == [pytest.approx(-0.15), pytest.approx(-0.15)]
+    assert gf["c=1"]["noise_grad_nonzero_fraction"] > 0.99 and gf["c=1"]["eval_noise_grad_max_abs"] == 0.0
+    assert set(n["final_test_acc"]) == set(c23.VARIANTS)
+    assert 0.9 < n["saturated_at_init"] <= 1.0  # the hard problem: most units start saturated
