@@ -19,6 +19,8 @@ from actlab.report.claims import c02_xor as c02
 from actlab.report.claims import c03_sigmoid_quarter as c03
 from actlab.report.claims import c04_vanishing as c04
 from actlab.report.claims import c07_deep_relu as c07
+from actlab.report.claims import c08_relu_exploding as c08
+from actlab.report.claims import c09_large_init_overflow as c09
 from actlab.report.claims._layer_grads import init_gradients, layer_grads
 from actlab.sweep import TrialConfig
 
@@ -244,3 +246,51 @@ def test_c07_measure_tiny(tmp_path: Path) -> None:
     assert n["derivative_pos_all_one"] and n["derivative_neg_all_zero"] and n["derivative_at_0"] == 0.0
     assert set(n["cases"]) == set(c07.INITS)
     c07.decide(n, True)
+
+
+# -- C08 / C09 init scale, exploding gradients, overflow --------------------------------------------------
+def _xcase(act: str, sw2: float, growth: float, overflow: float, lr: float = 0.02, crit: float = 2.0,
+           ratio: float | None = None) -> dict[str, Any]:
+    return {"act": act, "sigma_w2": sw2, "lr": lr, "critical_sigma_w2": crit, "large_init": sw2 > crit,
+            "growth_vs_critical": growth, "backprop_ratio": ratio if ratio is not None else growth,
+            "exploding": growth >= 100 or (ratio or 0) >= 100, "overflow_fraction": overflow}
+
+
+def _xnumbers(*cs: dict[str, Any]) -> dict[str, Any]:
+    return {"cases": {f"{c['act']} {c['sigma_w2']} {c['lr']}": c for c in cs}, "explode": 100.0}
+
+
+def test_c08_decide() -> None:
+    calm = [_xcase("relu", 2.0, 1.0, 0.0), _xcase("relu", 4.0, 50.0, 0.0),
+            _xcase("tanh", 16.0, 36.0, 0.0, crit=1)]
+    assert c08.decide(_xnumbers(*calm), True).verdict == CONFIRMED
+    v = c08.decide(_xnumbers(*calm, _xcase("relu", 16.0, 5.7e4, 1.0)), True)
+    assert v.verdict == REFUTED and "5.7e+04" in v.reason and "100%" in v.reason
+
+
+def test_c09_decide() -> None:
+    base = [_xcase("relu", 2.0, 1.0, 0.0), _xcase("relu", 16.0, 5e4, 1.0),
+            _xcase("tanh", 1.0, 1.0, 0.0, crit=1)]
+    assert c09.decide(_xnumbers(*base), True).verdict == CONFIRMED
+    # a bounded activation whose gradient explodes without overflowing
+    v = c09.decide(_xnumbers(*base, _xcase("tanh", 64.0, 300.0, 0.0, crit=1)), True)
+    assert v.verdict == DEPENDS and "without (always) overflowing" in v.reason
+    # overflow with a normal init and a large learning rate
+    v = c09.decide(_xnumbers(*base, _xcase("relu", 2.0, 1.0, 0.5, lr=0.5)), True)
+    assert v.verdict == DEPENDS and "without a large init" in v.reason
+    assert c09.decide(_xnumbers(_xcase("relu", 2.0, 1.0, 0.0), _xcase("relu", 4.0, 50.0, 0.0)),
+                      True).verdict == REFUTED
+    assert c09.decide(_xnumbers(_xcase("relu", 16.0, 5e4, 0.0)), True).verdict == REFUTED
+
+
+def test_c08_c09_measure_tiny(tmp_path: Path) -> None:
+    ctx = tiny_ctx(tmp_path)
+    n9 = check_evidence(c09.measure(ctx), ["cases", "explode"])
+    n8 = check_evidence(c08.measure(ctx), ["cases", "explode"])  # same trials, from the store
+    assert set(n8["cases"]) < set(n9["cases"])
+    relu16 = n9["cases"]["relu sigma_w2=16"]
+    # mean-field: the back-propagated gradient grows by sqrt(sigma_w2 / 2) per relu layer (2 layers here)
+    assert relu16["backprop_ratio"] == pytest.approx(8.0 ** 1.0, rel=0.6)
+    assert relu16["growth_vs_critical"] > 10 and n9["cases"]["relu sigma_w2=2"]["growth_vs_critical"] == 1.0
+    c08.decide(n8, True)
+    c09.decide(n9, True)
