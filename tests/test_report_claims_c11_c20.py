@@ -190,3 +190,82 @@ def test_c17_selu_fixed_point_by_quadrature() -> None:
     f = actlab.functional.selu(torch.tensor(zz)).numpy()
     assert np.trapezoid(f * pdf, zz) == pytest.approx(0.0, abs=1e-6)
     assert np.trapezoid(f**2 * pdf, zz) == pytest.approx(1.0, abs=1e-6)
+
+
+# -- C11 dead ReLU --------------------------------------------------------------------------------
+from actlab.report.claims import c11_dead_relu as c11  # noqa: E402
+
+
+def _st(mean: float, sd: float = 0.01, n: int = 3) -> dict[str, float]:
+    return {"mean": mean, "std": sd, "se": sd / math.sqrt(n), "n": n}
+
+
+def _c11_numbers(sgd: tuple[float, ...] = (0.0, 0.1, 0.3), ada: tuple[float, ...] = (0.0, 0.2, 0.3),
+                 variants: float = 0.0, revived: tuple[int, int] = (1, 50), bad_init: float = 0.17
+                 ) -> dict[str, Any]:
+    runs: dict[str, Any] = {}
+
+    def run(mean: float, rev: bool = True) -> dict[str, Any]:
+        layers = [{"revived": 0, "dead_after_epoch_1": 2},
+                  {"revived": revived[0], "dead_after_epoch_1": revived[1]}]
+        return {"dead": _st(mean), "revived_by_layer": layers if rev else []}
+
+    for lr, m in zip(c11.SGD_LRS, sgd):
+        runs[f"sgd relu lr={lr:g}"] = run(m)
+    for lr, m in zip(c11.ADAGRAD_LRS, ada):
+        runs[f"adagrad relu lr={lr:g}"] = run(m)
+    for a in c11.VARIANTS:
+        runs[f"adagrad {a} lr={c11.VARIANT_LR:g}"] = run(variants, rev=False)
+    return {"runs": runs, "sgd_lrs": list(c11.SGD_LRS), "adagrad_lrs": list(c11.ADAGRAD_LRS),
+            "variants": list(c11.VARIANTS), "variant_lr": c11.VARIANT_LR, "bad_bias": c11.BAD_BIAS,
+            "min_effect": c11.MIN_EFFECT, "max_revived": c11.MAX_REVIVED,
+            "dead_at_init": {"bad": _st(bad_init), "good": _st(0.0)}}
+
+
+def test_c11_decide_branches() -> None:
+    # Adagrad fewer dead units than SGD at equal rates, nothing revives: confirmed
+    assert c11.decide(_c11_numbers(sgd=(0.2, 0.3, 0.4), ada=(0.0, 0.05, 0.1)), True).verdict == CONFIRMED
+    # Adagrad worse at equal rates, better at its usual rate than SGD at the largest: depends
+    v = c11.decide(_c11_numbers(), False)
+    assert v.verdict == DEPENDS and "Adagrad" in v.reason
+    # deeper units revive: depends, saying so
+    v = c11.decide(_c11_numbers(sgd=(0.2, 0.3, 0.4), ada=(0.0, 0.05, 0.1), revived=(20, 50)), False)
+    assert v.verdict == DEPENDS and "revive" in v.reason
+    # a variant dies more than relu: refuted
+    assert c11.decide(_c11_numbers(variants=0.6), True).verdict == REFUTED
+    # no learning-rate effect within noise: inconclusive in quick mode, refuted in full mode
+    flat = _c11_numbers(sgd=(0.0, 0.0, 0.01), ada=(0.0, 0.0, 0.01), variants=0.0)
+    assert c11.decide(flat, True).verdict == INCONCLUSIVE
+    assert c11.decide(flat, False).verdict == REFUTED
+
+
+def test_c11_unit_masks_exact() -> None:
+    """A ReLU unit with bias -100 is dead for standardised inputs; leaky_relu units never are."""
+    import actlab
+
+    x = torch.randn(200, 4, generator=torch.Generator().manual_seed(0))
+    lin = torch.nn.Linear(4, 3)
+    with torch.no_grad():
+        lin.weight.fill_(0.1)
+        lin.bias.copy_(torch.tensor([-100.0, 0.0, 100.0]))
+    (dead, off), = c11.unit_masks(torch.nn.Sequential(lin, actlab.get("relu")), x)
+    assert dead.tolist() == [True, False, False] and off.tolist() == [True, False, False]
+    (dead, off), = c11.unit_masks(torch.nn.Sequential(lin, actlab.get("leaky_relu")), x)
+    assert dead.tolist() == [False, False, False] and off.tolist() == [True, False, False]
+
+
+def test_c11_train_keep_model_matches_run_trial() -> None:
+    """The claim's training loop reproduces the sweep engine's run_trial (same test accuracy)."""
+    from actlab.sweep import TrialConfig, run_trial
+    from actlab.sweep.trial import evaluate
+
+    c = TrialConfig(dataset="digits", width=16, depth=2, epochs=2, lr=0.3, seed=3)
+    model, ds, ok = c11.train_keep_model(c)
+    assert ok
+    assert evaluate(model, ds.x_test, ds.y_test)[1] == pytest.approx(run_trial(c).final["test_acc"], abs=1e-6)
+
+
+def test_c11_measure_tiny(tmp_path: Path) -> None:
+    ev = c11.measure(_tiny(tmp_path))
+    _check_evidence(ev, c11.decide)
+    assert set(ev.numbers["runs"]) >= {f"sgd relu lr={lr:g}" for lr in c11.SGD_LRS}
