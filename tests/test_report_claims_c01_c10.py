@@ -18,6 +18,7 @@ from actlab.report.claims import c01_linear_collapse as c01
 from actlab.report.claims import c02_xor as c02
 from actlab.report.claims import c03_sigmoid_quarter as c03
 from actlab.report.claims import c04_vanishing as c04
+from actlab.report.claims import c05_zero_centred as c05
 from actlab.report.claims import c07_deep_relu as c07
 from actlab.report.claims import c08_relu_exploding as c08
 from actlab.report.claims import c09_large_init_overflow as c09
@@ -294,3 +295,44 @@ def test_c08_c09_measure_tiny(tmp_path: Path) -> None:
     assert relu16["growth_vs_critical"] > 10 and n9["cases"]["relu sigma_w2=2"]["growth_vs_critical"] == 1.0
     c08.decide(n8, True)
     c09.decide(n9, True)
+
+
+# -- C05 zero-centred ---------------------------------------------------------------------------------------
+def test_c05_sign_coherence_exact() -> None:
+    from actlab.sweep.trial import load_data
+
+    ds = load_data("digits", True, 0, 0.25)
+    x, y = ds.x_train[:128], ds.y_train[:128]
+    assert c05.sign_coherence("sigmoid", x, y)["per_example"] == 1.0  # delta * h with h > 0
+    assert c05.sign_coherence("tanh", x, y)["per_example"] < 0.01
+    assert c05.sign_coherence("relu", x, y)["per_example"] < 1.0  # relu outputs 0 too: not all one sign
+
+
+def _c05(sig: float = 1.8, cen: float = 1.3, std: float = 0.05, tanh: tuple[float, float] = (5e-3, 4e-3),
+         per_example: float = 1.0) -> dict[str, Any]:
+    t = {"final_loss_std": std, "loss_increase": 0.0}
+    return {"coherence": {"sigmoid": {"per_example": per_example, "per_batch": 0.4},
+                          "tanh": {"mean_hidden_output": 0.0}},
+            "train": {"sigmoid": {"final_loss": sig, **t}, c05.CENTRED: {"final_loss": cen, **t}},
+            "tanh_deep_backprop_ratio": {"default": tanh[0], "xavier_normal": tanh[1]}, "vanish": c05.VANISH,
+            "depth_tanh": 10}
+
+
+def test_c05_decide() -> None:
+    assert c05.decide(_c05(), True).verdict == CONFIRMED
+    v = c05.decide(_c05(tanh=(5e-3, 0.4)), True)
+    assert v.verdict == DEPENDS and "xavier_normal 4.0e-01" in v.reason
+    assert c05.decide(_c05(sig=1.3, cen=1.35), True).verdict == REFUTED
+    assert c05.decide(_c05(sig=1.4, cen=1.35), True).verdict == INCONCLUSIVE
+    assert c05.decide(_c05(sig=1.4, cen=1.35), False).verdict == REFUTED
+    assert c05.decide(_c05(per_example=0.9), True).verdict == REFUTED
+
+
+def test_c05_measure_tiny(tmp_path: Path) -> None:
+    import actlab
+
+    n = check_evidence(c05.measure(tiny_ctx(tmp_path)), ["coherence", "train", "tanh_deep_backprop_ratio"])
+    assert c05.CENTRED not in actlab.names()  # the temporary activation is removed again
+    assert n["coherence"]["sigmoid"]["per_example"] == 1.0
+    assert abs(n["coherence"][c05.CENTRED]["mean_hidden_output"]) < 0.1
+    c05.decide(n, True)
