@@ -18,6 +18,8 @@ from actlab.report.claims import c22_hard_saturation as c22
 from actlab.report.claims import c23_noisy_annealing as c23
 from actlab.report.claims import c24_prelu_rrelu as c24
 from actlab.report.claims import c25_sigmoid_clipping as c25
+from actlab.report.claims import c26_deep_no_pretraining as c26
+from actlab.report.claims import c27_noisy_relu as c27
 from actlab.report.claims import c28_step_no_gradient as c28
 from actlab.report.claims import c29_softmax_vs_sigmoid as c29
 
@@ -247,3 +249,55 @@ def test_c23_measure_tiny(tmp_path: Path) -> None:
     assert gf["c=1"]["noise_grad_nonzero_fraction"] > 0.99 and gf["c=1"]["eval_noise_grad_max_abs"] == 0.0
     assert set(n["final_test_acc"]) == set(c23.VARIANTS)
     assert 0.9 < n["saturated_at_init"] <= 1.0  # the hard problem: most units start saturated
+
+
+# -- C26 deep nets without pre-training ----------------------------------------------------------------
+def _c26_numbers(relu: float = 0.94, sig: float = 0.1, tanh: float = 0.1, sd: float = 0.01) -> dict[str, Any]:
+    acc = {f"{a} x8": {"mean": m, "std": sd} for a, m in (("relu", relu), ("sigmoid", sig), ("tanh", tanh))}
+    acc["sigmoid x2"] = {"mean": 0.8, "std": sd}
+    return {"test_acc": acc, "trains_at": 0.8, "fails_at": 0.2, "depth": 8}
+
+
+def test_c26_decide() -> None:
+    assert c26.decide(_c26_numbers(), True).verdict == CONFIRMED
+    v = c26.decide(_c26_numbers(tanh=0.96), True)
+    assert v.verdict == DEPENDS and "tanh" in v.reason and "0.960" in v.reason
+    assert c26.decide(_c26_numbers(relu=0.1), True).verdict == REFUTED
+    assert c26.decide(_c26_numbers(relu=0.5), True).verdict == INCONCLUSIVE
+    assert c26.decide(_c26_numbers(relu=0.5), False).verdict == REFUTED
+    assert c26.decide(_c26_numbers(sig=0.5), True).verdict == INCONCLUSIVE
+    assert c26.decide(_c26_numbers(sig=0.5), False).verdict == DEPENDS
+
+
+def test_c26_measure_tiny(tmp_path: Path) -> None:
+    n = check_evidence(c26.measure(tiny_ctx(tmp_path)), ["test_acc", "trains_at", "fails_at", "depth"])
+    assert set(n["test_acc"]) == {"relu x8", "sigmoid x8", "tanh x8", "sigmoid x2"}
+    assert all(s == "ok" for d in n["test_acc"].values() for s in d["statuses"])
+
+
+# -- C27 noisy ReLU ------------------------------------------------------------------------------------
+def _c27_numbers(noisy: float = 0.96, relu: float = 0.966, sd: float = 0.005, formula: bool = True
+                 ) -> dict[str, Any]:
+    def d(m: float) -> dict[str, Any]:
+        return {"final_mean": m, "final_std": sd, "mid_mean": m - 0.02, "mid_epoch": 4}
+
+    return {"formula": {"train_mean_matches": formula, "eval_is_relu": True}, "margin": 0.02,
+            "test_acc": {"relu": d(relu), "noisy_relu": d(noisy)}, "gap": relu - noisy}
+
+
+def test_c27_decide() -> None:
+    assert c27.decide(_c27_numbers(), True).verdict == CONFIRMED
+    assert c27.decide(_c27_numbers(noisy=0.99), True).verdict == CONFIRMED  # better than relu
+    v = c27.decide(_c27_numbers(noisy=0.9), True)
+    assert v.verdict == DEPENDS and "budget" in v.reason
+    assert c27.decide(_c27_numbers(noisy=0.93, sd=0.03), True).verdict == INCONCLUSIVE
+    assert c27.decide(_c27_numbers(noisy=0.93, sd=0.03), False).verdict == DEPENDS
+    assert c27.decide(_c27_numbers(noisy=0.3), False).verdict == REFUTED
+    assert c27.decide(_c27_numbers(formula=False), True).verdict == INCONCLUSIVE
+
+
+def test_c27_measure_tiny(tmp_path: Path) -> None:
+    n = check_evidence(c27.measure(tiny_ctx(tmp_path)), ["formula", "test_acc", "gap", "margin"])
+    assert n["formula"]["eval_is_relu"] and n["formula"]["train_mean_matches"]
+    # E max(0, sZ) at x = 0 with s^2 = sigmoid(0) = 1/2 is s / sqrt(2 pi) = 1 / (2 sqrt(pi))
+    assert n["formula"]["points"]["0"]["expected_mean"] == pytest.approx(1 / (2 * math.sqrt(math.pi)))
