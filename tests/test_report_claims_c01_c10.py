@@ -22,6 +22,7 @@ from actlab.report.claims import c05_zero_centred as c05
 from actlab.report.claims import c07_deep_relu as c07
 from actlab.report.claims import c08_relu_exploding as c08
 from actlab.report.claims import c09_large_init_overflow as c09
+from actlab.report.claims import c10_sparsity as c10
 from actlab.report.claims._layer_grads import init_gradients, layer_grads
 from actlab.sweep import TrialConfig
 
@@ -336,3 +337,41 @@ def test_c05_measure_tiny(tmp_path: Path) -> None:
     assert n["coherence"]["sigmoid"]["per_example"] == 1.0
     assert abs(n["coherence"][c05.CENTRED]["mean_hidden_output"]) < 0.1
     c05.decide(n, True)
+
+
+# -- C10 sparsity -------------------------------------------------------------------------------------------
+def test_c10_sigmoid_zero_threshold_float32() -> None:
+    t = c10.sigmoid_zero_threshold()
+    assert torch.sigmoid(torch.tensor(t, dtype=torch.float32)).item() == 0.0
+    nxt = float(np.nextafter(np.float32(t), np.float32(0)))
+    assert torch.sigmoid(torch.tensor(nxt, dtype=torch.float32)).item() > 0.0
+    assert -110 < t < -80  # exp(-x) overflows float32 past ln(3.4e38) = 88.72
+
+
+def test_c10_hidden_outputs() -> None:
+    from actlab import nets
+
+    m = nets.mlp(5, 3, 3, 8, "relu", seed=0)
+    outs = c10.hidden_outputs(m, torch.randn(4, 5))
+    assert len(outs) == 3 and all(o.shape == (4, 8) and (o >= 0).all() for o in outs)
+
+
+def _c10(fracs: dict[str, float], zeros: int = 0) -> dict[str, Any]:
+    return {"relu": {n: {"zero_fraction": f, "zero_centred": "bias" not in n} for n, f in fracs.items()},
+            "smooth": {"sigmoid": {"exact_zeros": zeros}, "tanh": {"exact_zeros": 0}}, "half": list(c10.HALF)}
+
+
+def test_c10_decide() -> None:
+    ok = _c10({"default": 0.47, "kaiming_normal": 0.5, "bias 0.1": 0.2})  # the biased one is not judged
+    assert c10.decide(ok, True).verdict == CONFIRMED
+    v = c10.decide(_c10({"default": 0.3, "kaiming_normal": 0.5}), True)
+    assert v.verdict == DEPENDS and "default" in v.reason
+    assert c10.decide(_c10({"default": 0.47}, zeros=3), True).verdict == REFUTED
+    assert c10.decide(_c10({"default": 0.9}), True).verdict == REFUTED
+
+
+def test_c10_measure_tiny(tmp_path: Path) -> None:
+    n = check_evidence(c10.measure(tiny_ctx(tmp_path)), ["relu", "smooth", "half"])
+    assert n["smooth"]["sigmoid"]["exact_zeros"] == 0 and n["smooth"]["tanh"]["exact_zeros"] == 0
+    assert 0.3 < n["relu"]["kaiming_normal"]["zero_fraction"] < 0.7
+    c10.decide(n, True)
