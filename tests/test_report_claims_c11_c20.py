@@ -269,3 +269,46 @@ def test_c11_measure_tiny(tmp_path: Path) -> None:
     ev = c11.measure(_tiny(tmp_path))
     _check_evidence(ev, c11.decide)
     assert set(ev.numbers["runs"]) >= {f"sgd relu lr={lr:g}" for lr in c11.SGD_LRS}
+
+
+# -- C12 He vs Xavier -----------------------------------------------------------------------------
+from actlab.report.claims import c12_he_vs_xavier as c12  # noqa: E402
+
+
+def _c12_numbers(shallow: tuple[list[float], list[float]], deep: tuple[list[float], list[float]]
+                 ) -> dict[str, Any]:
+    pd = {}
+    for d, (he, xa) in ((3, shallow), (12, deep)):
+        pd[str(d)] = {"kaiming_normal": {"mean": float(np.mean(he))},
+                      "xavier_normal": {"mean": float(np.mean(xa))},
+                      "he_minus_xavier": c12.compare(he, xa, c12.MARGIN)}
+    return {"depths": [3, 12], "per_depth": pd, "bad_gap": c12.BAD_GAP}
+
+
+def test_c12_compare() -> None:
+    assert c12.compare([0.9, 0.91, 0.92], [0.5, 0.52, 0.49], 0.03)["outcome"] == 1
+    assert c12.compare([0.90, 0.91, 0.92], [0.90, 0.905, 0.925], 0.03)["outcome"] == 0
+    assert c12.compare([0.9, 0.7, 0.95], [0.8, 0.9, 0.7], 0.03)["outcome"] is None
+    assert c12.compare([0.5, 0.52, 0.49], [0.9, 0.91, 0.92], 0.03)["outcome"] == -1
+
+
+def test_c12_decide_branches() -> None:
+    tie = ([0.95, 0.96, 0.95], [0.95, 0.955, 0.95])
+    he_much = ([0.85, 0.86, 0.84], [0.30, 0.40, 0.35])
+    he_bit = ([0.90, 0.91, 0.92], [0.85, 0.86, 0.87])
+    v = c12.decide(_c12_numbers(tie, he_much), True)
+    assert v.verdict == DEPENDS and "depth 3: tie" in v.reason
+    assert c12.decide(_c12_numbers(he_bit, he_much), True).verdict == CONFIRMED
+    assert c12.decide(_c12_numbers(tie, tie), True).verdict == REFUTED
+    assert c12.decide(_c12_numbers(tie, he_bit), True).verdict == DEPENDS  # better, but not "badly"
+    noisy = ([0.9, 0.5, 0.8], [0.6, 0.8, 0.4])
+    assert c12.decide(_c12_numbers(tie, noisy), True).verdict == INCONCLUSIVE
+    assert c12.decide(_c12_numbers(tie, noisy), False).verdict == REFUTED
+
+
+def test_c12_measure_tiny(tmp_path: Path) -> None:
+    ev = c12.measure(_tiny(tmp_path))
+    _check_evidence(ev, c12.decide)
+    # Xavier's ReLU signal shrinks with depth at initialisation, He's does not (exact in expectation)
+    stds = ev.numbers["init_std_by_layer"]
+    assert stds["xavier_normal"][-1] < stds["kaiming_normal"][-1]
