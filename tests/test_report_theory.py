@@ -15,6 +15,7 @@ import torch
 
 from actlab.report.claim import CONFIRMED, DEPENDS, INCONCLUSIVE, REFUTED, Context, Evidence
 from actlab.report.claims import t1_meanfield_random_nets as t1
+from actlab.report.claims import t2_trainability_depth as t2
 from actlab.report.claims import t3_dynamical_isometry as t3
 
 
@@ -148,3 +149,72 @@ def test_t3_measure_tiny(tmp_path: Path) -> None:
         assert c["mean_sq_predicted"] == pytest.approx(1.0, rel=1e-6)  # both at criticality
         assert c["nvar"] >= 0
     t3.decide(n, True)
+
+
+# -- T2 -------------------------------------------------------------------------------------------------
+def _t2_cell(depth: int, md: float, acc: float, spread: float = 0.0) -> dict[str, Any]:
+    return {"depth": depth, "sigma_w2": 1.0, "max_depth": md, "side": t2.side(depth, md), "train_acc": acc,
+            "train_acc_min": acc - spread, "train_acc_max": acc + spread}
+
+
+def _t2_numbers(*cells: dict[str, Any]) -> dict[str, Any]:
+    return {"cells": list(cells), "trained_acc": 0.3, "agree": 0.9, "min_cells": 2, "epochs": 5}
+
+
+_T2_IN = [_t2_cell(4, 21.8, 0.93), _t2_cell(8, 21.8, 0.90), _t2_cell(4, 94.7, 0.94)]
+_T2_OUT = [_t2_cell(16, 7.1, 0.10), _t2_cell(32, 7.1, 0.10), _t2_cell(8, 4.0, 0.10)]
+
+
+def test_t2_side() -> None:
+    assert t2.side(4, 21.8) == "inside" and t2.side(16, 21.8) == "near" and t2.side(33, 21.8) == "outside"
+    assert t2.side(32, 1e9) == "inside"
+
+
+def test_t2_decide_branches() -> None:
+    v = t2.decide(_t2_numbers(*_T2_IN, *_T2_OUT), True)
+    assert v.verdict == CONFIRMED and "3/3 nets inside" in v.reason and "3/3 beyond" in v.reason
+    # a net far beyond the curve trains: refuted in both modes
+    trains_out = _t2_cell(32, 7.1, 0.8, 0.05)
+    for quick in (True, False):
+        v = t2.decide(_t2_numbers(*_T2_IN, *_T2_OUT, trains_out), quick)
+        assert v.verdict == REFUTED and "depth 32 at σw²=1 (0.80" in v.reason
+    # ... unless its seeds straddle the threshold (quick mode only)
+    straddling = _t2_cell(32, 7.1, 0.32, 0.1)
+    assert t2.decide(_t2_numbers(*_T2_IN, *_T2_OUT, straddling), True).verdict == INCONCLUSIVE
+    assert t2.decide(_t2_numbers(*_T2_IN, *_T2_OUT, straddling), False).verdict == REFUTED
+    # nets inside the curve that did not train: quick inconclusive, full depends
+    untrained_in = [_t2_cell(4, 94.7, 0.12), _t2_cell(8, 94.7, 0.11)]
+    assert t2.decide(_t2_numbers(*_T2_IN, *untrained_in, *_T2_OUT), True).verdict == INCONCLUSIVE
+    v = t2.decide(_t2_numbers(*_T2_IN, *untrained_in, *_T2_OUT), False)
+    assert v.verdict == DEPENDS and "training budget" in v.reason
+    # one side has too few scored cells
+    assert t2.decide(_t2_numbers(*_T2_IN, _T2_OUT[0]), False).verdict == INCONCLUSIVE
+    # cells near the curve do not count either way
+    near = _t2_cell(16, 21.8, 0.95)
+    assert near["side"] == "near"
+    assert t2.decide(_t2_numbers(*_T2_IN, *_T2_OUT, near), False).verdict == CONFIRMED
+
+
+def test_t2_prediction_matches_issue_numbers() -> None:
+    """6 xi_c at sigma_b^2 = 0.05 from the issue's xi_c (3.6 at 1.0, 6.8 at 1.25, 15.8 at 1.5), and
+    infinite on the critical line."""
+    md, phases = t2._predict([1.0, 1.25, 1.5, t2._sigma_w2s()[4], 4.0])
+    assert md[:3] == [pytest.approx(6 * 3.63, abs=0.1), pytest.approx(6 * 6.8, abs=0.1),
+                      pytest.approx(6 * 15.8, abs=0.3)]
+    assert md[3] == t2.DEPTH_CAP and phases == ["ordered", "ordered", "ordered", "critical", "chaotic"]
+
+
+def test_t2_configs_share_shape_per_depth() -> None:
+    from actlab.sweep.ensemble import group_key
+
+    cfgs = t2.configs([0.5, 1.0], [4, 8], [0, 1], epochs=1, width=8)
+    assert len(cfgs) == 8 and all(c.init == "sigma" and c.sigma_b2 == t2.SIGMA_B2 for c in cfgs)
+    assert len({group_key(c) for c in cfgs}) == 2  # one vectorised ensemble per depth
+
+
+def test_t2_measure_tiny(tmp_path: Path) -> None:
+    keys = ["cells", "trained_acc", "agree", "min_cells", "epochs"]
+    n = check_evidence(t2.measure(tiny_ctx(tmp_path)), keys)
+    assert len(n["cells"]) == 4 and {c["side"] for c in n["cells"]} <= {"inside", "outside", "near"}
+    assert all(0.0 <= c["train_acc"] <= 1.0 for c in n["cells"])
+    t2.decide(n, True)
