@@ -19,6 +19,7 @@ from actlab.report.claims import c02_xor as c02
 from actlab.report.claims import c03_sigmoid_quarter as c03
 from actlab.report.claims import c04_vanishing as c04
 from actlab.report.claims import c05_zero_centred as c05
+from actlab.report.claims import c06_cost as c06
 from actlab.report.claims import c07_deep_relu as c07
 from actlab.report.claims import c08_relu_exploding as c08
 from actlab.report.claims import c09_large_init_overflow as c09
@@ -375,3 +376,42 @@ def test_c10_measure_tiny(tmp_path: Path) -> None:
     assert n["smooth"]["sigmoid"]["exact_zeros"] == 0 and n["smooth"]["tanh"]["exact_zeros"] == 0
     assert 0.3 < n["relu"]["kaiming_normal"]["zero_fraction"] < 0.7
     c10.decide(n, True)
+
+
+# -- C06 cost -----------------------------------------------------------------------------------------------
+def _c06(op: float, step: float, spread: float = 0.02) -> dict[str, Any]:
+    def r(v: float) -> dict[str, float]:
+        return {"median": v, "q25": v - spread, "q75": v + spread}
+
+    names = ("torch forward", "torch forward+backward", "numpy forward")
+    d: dict[str, Any] = {s: {"sigmoid": r(op), "tanh": r(op * 2)} for s in names}
+    d["MLP training step"] = {"sigmoid": r(step), "tanh": r(step)}
+    return d | {"op_slower": c06.OP_SLOWER, "step_matters": c06.STEP_MATTERS}
+
+
+def test_c06_decide() -> None:
+    assert c06.decide(_c06(4.0, 1.5), True).verdict == CONFIRMED
+    v = c06.decide(_c06(4.0, 1.0), True)
+    assert v.verdict == DEPENDS and "1.00x" in v.reason
+    assert c06.decide(_c06(1.05, 1.0), True).verdict == REFUTED
+    assert c06.decide(_c06(1.5, 1.0, spread=0.3), True).verdict == INCONCLUSIVE
+    assert c06.decide(_c06(1.5, 1.0, spread=0.3), False).verdict == DEPENDS
+
+
+def test_c06_interleaved_keeps_fastest() -> None:
+    calls = {"n": 0}
+
+    def f() -> None:
+        calls["n"] += 1
+
+    t = c06._interleaved({"relu": f, "sigmoid": f, "tanh": f}, reps=2, inner=3)
+    assert calls["n"] == 3 + 2 * 3 * 3 and all(len(v) == 2 and min(v) >= 0 for v in t.values())
+
+
+def test_c06_measure_tiny(tmp_path: Path) -> None:
+    threads = torch.get_num_threads()
+    n = check_evidence(c06.measure(tiny_ctx(tmp_path)),
+                       ["torch forward", "MLP training step", "numpy forward"])
+    assert torch.get_num_threads() == threads  # restored
+    assert n["torch forward"]["sigmoid"]["median"] > 0
+    c06.decide(n, True)

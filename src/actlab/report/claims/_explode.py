@@ -37,8 +37,8 @@ def case_name(act: str, sw2: float, lr: float) -> str:
 
 
 def configs_for(ctx: Context) -> tuple[list[tuple[str, float, float]], list[int], list[TrialConfig]]:
-    seeds = ctx.seeds(2, 5, 1)
-    epochs = ctx.pick(4, 10, 1)
+    seeds = ctx.seeds(2, 3, 1)
+    epochs = ctx.pick(4, 6, 1)
     depth = ctx.pick(DEPTH, DEPTH, 3)
     cs = cases(ctx)
     cfgs = [TrialConfig(dataset="digits", act=a, depth=depth, width=WIDTH, sigma_w2=s, sigma_b2=0.0,

@@ -61,8 +61,8 @@ def relu_xor(x: np.ndarray) -> np.ndarray:
 
 
 def measure(ctx: Context) -> Evidence:
-    seeds = ctx.seeds(3, 8, 1)
-    epochs = ctx.pick(30, 60, 2)
+    seeds = ctx.seeds(3, 6, 1)
+    epochs = ctx.pick(30, 50, 2)
     width = 16
     models = {"linear (no hidden layer)": ("identity", 0), "hidden layer, identity": ("identity", 1)}
     models.update({f"hidden layer, {a}": (a, 1) for a in NONLINEAR})

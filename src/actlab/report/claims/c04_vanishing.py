@@ -53,8 +53,8 @@ def case_name(act: str, init: str) -> str:
 
 
 def measure(ctx: Context) -> Evidence:
-    seeds = ctx.seeds(2, 5, 1)
-    epochs = ctx.pick(4, 10, 1)
+    seeds = ctx.seeds(2, 4, 1)
+    epochs = ctx.pick(4, 8, 1)
     depth = ctx.pick(DEPTH, DEPTH, 3)
     configs = [TrialConfig(dataset="digits", act=a, depth=depth, width=WIDTH, init=i, optimizer="momentum",
                            lr=0.02, epochs=epochs, batch_size=64, seed=s)

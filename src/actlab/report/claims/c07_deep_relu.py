@@ -55,8 +55,8 @@ def measure(ctx: Context) -> Evidence:
         "derivative_at_0": float(d[x == 0][0]),
         "vanish": VANISH, "trains": TRAINS,
     }
-    seeds = ctx.seeds(2, 5, 1)
-    epochs = ctx.pick(4, 10, 1)
+    seeds = ctx.seeds(2, 4, 1)
+    epochs = ctx.pick(4, 8, 1)
     depth = ctx.pick(DEPTH, DEPTH, 3)
     configs = [TrialConfig(dataset="digits", act="relu", depth=depth, width=WIDTH, init=i,
                            optimizer="momentum",
