@@ -71,6 +71,18 @@ def test_counting_batch_counts_distinct_values() -> None:
     assert y.min() >= 0 and y.max() <= 3
 
 
+def test_counting_model_forget_bias_and_gates() -> None:
+    torch.manual_seed(0)
+    cfg = demo.COUNTING_VARIANTS["noisy hard"]
+    model = demo._Counter(5, 4, 3, demo._act_config(cfg, "gate", 3), demo._act_config(cfg, "candidate", 3))
+    cell = model.lstm.cells[0]
+    total = cell.bias_ih + cell.bias_hh  # gates i, f, g, o
+    assert torch.equal(total[3:6], torch.ones(3)) and not torch.equal(total[:3], torch.ones(3))
+    assert cell.forget_gate.name == "nan_hard_sigmoid" and cell.candidate.name == "nan_hard_tanh"
+    assert cell.forget_gate.p.shape == (3,)
+    assert model(torch.zeros(2, 4, 5)).shape == (2, 4)  # classes 1..min(length, vocab)
+
+
 def test_counting_demo_tiny() -> None:
     curves = demo.counting_demo(seeds=1, steps=4, length=4, vocab=3, hidden=4, evals=2, workers=1)
     assert list(curves) == list(demo.COUNTING_VARIANTS)

@@ -31,7 +31,8 @@ def noisy_cmd(
     bias: Annotated[float, typer.Option(help="Digits: initial hidden bias (2: ~96% of units start "
                                              "saturated).")] = 2.0,
     steps: Annotated[int, typer.Option(help="Counting: training steps (batches of 64).")] = 1500,
-    length: Annotated[int, typer.Option(help="Counting: sequence length.")] = 10,
+    length: Annotated[int, typer.Option(help="Counting: sequence length.")] = 6,
+    vocab: Annotated[int, typer.Option(help="Counting: integers drawn from 0..vocab-1.")] = 6,
     workers: Annotated[int, typer.Option(help="Processes (one torch thread each).")] = 2,
     plot: Annotated[Path | None, typer.Option("--plot", help="Write a figure (PNG): the NAN unit "
                                               "with its noise band and the learning curves.")] = None,
@@ -61,8 +62,9 @@ def noisy_cmd(
             out["digits"] = _as_dict(digits, secs)
             if not as_json:
                 sat = next(iter(digits.values())).saturated
+                lo, hi = f"{100 * min(sat):.0f}", f"{100 * max(sat):.0f}"
                 typer.echo(f"digits MLP (2 x 64, hidden bias {bias:g}): first-layer pre-activations "
-                           f"beyond +-1 at init: {100 * min(sat):.0f}-{100 * max(sat):.0f}% "
+                           f"beyond +-1 at init: {lo if lo == hi else f'{lo}-{hi}'}% "
                            f"(over seeds); test accuracy %, mean +- std over {len(sat)} seeds "
                            f"[{secs:.0f} s]")
                 typer.echo(demo.format_table(digits))
@@ -72,16 +74,16 @@ def noisy_cmd(
             every = max(1, steps // evals)
             t0 = time.perf_counter()
             counting = demo.counting_demo(seeds=3 if seeds is None else seeds, steps=steps,
-                                          length=length, evals=evals, workers=workers)
+                                          length=length, vocab=vocab, evals=evals, workers=workers)
             secs = time.perf_counter() - t0
             out["counting"] = {**_as_dict(counting, secs), "every": every}
             if not as_json:
                 n = len(next(iter(counting.values())).test_acc)
-                typer.echo(f"\ncounting distinct integers (LSTM, hidden 32, length {length}, vocab 10): "
+                typer.echo(f"\ncounting distinct integers (LSTM, hidden 32, length {length}, vocab {vocab}): "
                            f"test accuracy %, mean +- std over {n} seeds "
                            f"[{secs:.0f} s]")
                 typer.echo(demo.format_table(counting, label="step", scale=every))
-                typer.echo(demo.summary(counting, 0.5, label="step", scale=every))
+                typer.echo(demo.summary(counting, 0.9, label="step", scale=every))
     except ValueError as e:
         fail(str(e))
     if plot is not None:

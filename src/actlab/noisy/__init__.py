@@ -6,6 +6,7 @@ unit: hard_tanh, hard_sigmoid, relu); ``import actlab`` does it.
 
     >>> act = actlab.get("nan_hard_tanh", c=1.0)          # p learned, noise in train() only
     >>> annealer = actlab.NoiseAnnealer(model, "exponential", start=30.0, end=0.5, steps=10_000)
+    >>> lstm = actlab.noisy.LSTM(10, 32, gate_activation="hard_sigmoid", candidate_activation="hard_tanh")
 """
 
 from actlab.noisy import entries as _entries  # registers the entries
@@ -28,17 +29,22 @@ from actlab.noisy.functional import (
     set_kernel_options,
 )
 from actlab.noisy.modules import NAN, NANI, NANIL, NANIS, NoisyActivation
+from actlab.noisy.recurrent import GRU, LSTM, GRUCell, LSTMCell
 
 NAMES: tuple[str, ...] = tuple(s.name for s in _entries.SPECS)
 
 __all__ = [
+    "GRU",
     "HALF_NORMAL_MEAN",
+    "LSTM",
     "NAMES",
     "NAN",
     "NANI",
     "NANIL",
     "NANIS",
+    "GRUCell",
     "KernelOptions",
+    "LSTMCell",
     "NoiseAnnealer",
     "NoisyActivation",
     "Schedule",
