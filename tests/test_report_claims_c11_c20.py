@@ -312,3 +312,82 @@ def test_c12_measure_tiny(tmp_path: Path) -> None:
     # Xavier's ReLU signal shrinks with depth at initialisation, He's does not (exact in expectation)
     stds = ev.numbers["init_std_by_layer"]
     assert stds["xavier_normal"][-1] < stds["kaiming_normal"][-1]
+
+
+# -- C13 bias 0.1, C14 standardised inputs, C16 Leaky ReLU / ELU vs ReLU ----------------------------
+from actlab.report.claims import c13_relu_bias_init as c13  # noqa: E402
+from actlab.report.claims import c14_standardize_inputs as c14  # noqa: E402
+from actlab.report.claims import c16_leaky_elu_vs_relu as c16  # noqa: E402
+
+_BETTER = ([0.95, 0.96, 0.955], [0.90, 0.91, 0.905])
+_TIE = ([0.950, 0.951, 0.949], [0.950, 0.950, 0.950])
+_NOISY = ([0.99, 0.80, 0.97], [0.85, 0.95, 0.80])
+_WORSE = (_BETTER[1], _BETTER[0])
+
+
+def _c13_numbers(*pairs: tuple[list[float], list[float]]) -> dict[str, Any]:
+    per = {f"s{i}": {"bias_0.1": {"mean": float(np.mean(a))}, "bias_0": {"mean": float(np.mean(b))},
+                     "diff": c13.compare(a, b, c13.MARGIN)} for i, (a, b) in enumerate(pairs)}
+    return {"settings": list(per), "per_setting": per}
+
+
+def test_c13_decide_branches() -> None:
+    assert c13.decide(_c13_numbers(_BETTER, _BETTER), True).verdict == CONFIRMED
+    assert c13.decide(_c13_numbers(_BETTER, _TIE), True).verdict == DEPENDS
+    assert c13.decide(_c13_numbers(_TIE, _TIE), True).verdict == REFUTED
+    assert c13.decide(_c13_numbers(_WORSE, _TIE), False).verdict == REFUTED
+    assert c13.decide(_c13_numbers(_TIE, _NOISY), True).verdict == INCONCLUSIVE
+    assert c13.decide(_c13_numbers(_TIE, _NOISY), False).verdict == REFUTED
+
+
+def test_c13_measure_tiny(tmp_path: Path) -> None:
+    ev = c13.measure(_tiny(tmp_path))
+    _check_evidence(ev, c13.decide)
+    act = ev.numbers["per_setting"][ev.numbers["settings"][0]]["active_at_init"]
+    assert act["0.1"] > act["0.0"]  # a positive bias switches more units on at initialisation
+
+
+def _c14_numbers(*pairs: tuple[list[float], list[float]]) -> dict[str, Any]:
+    per = {f"s{i}": {"standardised": {"mean": float(np.mean(a))}, "raw": {"mean": float(np.mean(b))},
+                     "diff": c14.compare(a, b, c14.MARGIN)} for i, (a, b) in enumerate(pairs)}
+    return {"settings": list(per), "per_setting": per}
+
+
+def test_c14_decide_branches() -> None:
+    assert c14.decide(_c14_numbers(_BETTER, _BETTER), True).verdict == CONFIRMED
+    v = c14.decide(_c14_numbers(_BETTER, _TIE), True)
+    assert v.verdict == DEPENDS and "s0" in v.reason and "s1" in v.reason
+    assert c14.decide(_c14_numbers(_TIE, _TIE), True).verdict == REFUTED
+    assert c14.decide(_c14_numbers(_NOISY, _TIE), True).verdict == INCONCLUSIVE
+    assert c14.decide(_c14_numbers(_BETTER, _NOISY), False).verdict == DEPENDS
+
+
+def test_c14_measure_tiny(tmp_path: Path) -> None:
+    ev = c14.measure(_tiny(tmp_path))
+    _check_evidence(ev, c14.decide)
+    sc = ev.numbers["feature_scales"]
+    assert sc["breast_cancer"]["max_std"] / sc["breast_cancer"]["min_std"] > 1e4  # why it matters there
+
+
+def _c16_numbers(leaky: list[tuple[list[float], list[float]]], elu: list[tuple[list[float], list[float]]]
+                 ) -> dict[str, Any]:
+    per: dict[str, Any] = {}
+    for i, (lk, el) in enumerate(zip(leaky, elu)):
+        per[f"s{i}"] = {"leaky_relu_minus_relu": c16.compare(*lk, c16.MARGIN),
+                        "elu_minus_relu": c16.compare(*el, c16.MARGIN)}
+    return {"settings": list(per), "variants": ["leaky_relu", "elu"], "per_setting": per}
+
+
+def test_c16_decide_branches() -> None:
+    assert c16.decide(_c16_numbers([_TIE, _TIE], [_TIE, _WORSE]), True).verdict == CONFIRMED
+    v = c16.decide(_c16_numbers([_TIE, _TIE], [_BETTER, _TIE]), True)
+    assert v.verdict == DEPENDS and "elu" in v.reason
+    v = c16.decide(_c16_numbers([_TIE, _TIE], [_BETTER, _BETTER]), True)
+    assert v.verdict == REFUTED and "elu" in v.reason
+    assert c16.decide(_c16_numbers([_TIE, _NOISY], [_TIE, _TIE]), True).verdict == INCONCLUSIVE
+    assert c16.decide(_c16_numbers([_TIE, _NOISY], [_TIE, _TIE]), False).verdict == CONFIRMED
+
+
+def test_c16_measure_tiny(tmp_path: Path) -> None:
+    ev = c16.measure(_tiny(tmp_path))
+    _check_evidence(ev, c16.decide)
