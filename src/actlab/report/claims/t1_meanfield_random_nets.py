@@ -15,7 +15,8 @@ linear read-out) at one ordered, the critical and one chaotic :math:`\sigma_w^2`
 over the layers after the first 10 (the transient from :math:`q^1 = 1`), each averaged over seeds,
 against :math:`q^*` and :math:`1/\chi_1` from :mod:`actlab.theory.meanfield` (quadrature). Finite
 width N adds :math:`O(1/\sqrt N)` noise per layer; the stated tolerances are several times the
-seed-to-seed spread at width 300.
+seed-to-seed spread at width 300 (quick mode; full mode: width 1000 and depth 60, as in the
+issue).
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def _mean_std(xs: list[float]) -> tuple[float, float]:
 def measure(ctx: Context) -> Evidence:
     width = ctx.pick(300, 1000, 48)
     depth = ctx.pick(60, 60, 16)
-    seeds = ctx.seeds(2, 3, 1)
+    seeds = ctx.seeds(2, 2, 1)
     skip = min(SKIP, depth // 3)
     cases: list[dict[str, Any]] = []
     checks: dict[str, list[theory.PropagationCheck]] = {}
