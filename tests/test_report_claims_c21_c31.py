@@ -22,6 +22,8 @@ from actlab.report.claims import c26_deep_no_pretraining as c26
 from actlab.report.claims import c27_noisy_relu as c27
 from actlab.report.claims import c28_step_no_gradient as c28
 from actlab.report.claims import c29_softmax_vs_sigmoid as c29
+from actlab.report.claims import c30_relu_recurrent as c30
+from actlab.report.claims import c31_softplus_vs_relu as c31
 
 
 def tiny_ctx(tmp_path: Path) -> Context:
@@ -301,3 +303,72 @@ def test_c27_measure_tiny(tmp_path: Path) -> None:
     assert n["formula"]["eval_is_relu"] and n["formula"]["train_mean_matches"]
     # E max(0, sZ) at x = 0 with s^2 = sigmoid(0) = 1/2 is s / sqrt(2 pi) = 1 / (2 sqrt(pi))
     assert n["formula"]["points"]["0"]["expected_mean"] == pytest.approx(1 / (2 * math.sqrt(math.pi)))
+
+
+# -- C30 ReLU in recurrent nets ------------------------------------------------------------------------
+def _c30_model(tanh: float, relu: float, sd: float = 0.005, diverged: int = 0) -> dict[str, Any]:
+    d = {"tanh": {"mean": tanh, "std": sd}, "relu": {"mean": relu, "std": sd, "diverged": diverged}}
+    d["relu_state"] = c30._state(d, 0.02, 0.10)
+    return d
+
+
+def test_c30_states_and_decide() -> None:
+    assert _c30_model(0.92, 0.91)["relu_state"] == "suitable"
+    assert _c30_model(0.92, 0.95)["relu_state"] == "suitable"
+    assert _c30_model(0.92, 0.88)["relu_state"] == "trails"
+    assert _c30_model(0.92, 0.88, sd=0.03)["relu_state"] == "unclear"
+    assert _c30_model(0.92, 0.5)["relu_state"] == "unsuitable"
+    assert _c30_model(0.92, 0.92, diverged=1)["relu_state"] == "unsuitable"
+
+    def n(*models: dict[str, Any]) -> dict[str, Any]:
+        return {"models": dict(zip(("lstm", "gru"), models, strict=False)), "margin": 0.02, "far": 0.10}
+
+    assert c30.decide(n(_c30_model(0.92, 0.5), _c30_model(0.9, 0.1)), True).verdict == CONFIRMED
+    v = c30.decide(n(_c30_model(0.92, 0.915)), True)
+    assert v.verdict == REFUTED and "0.915" in v.reason
+    v = c30.decide(n(_c30_model(0.92, 0.88)), True)
+    assert v.verdict == DEPENDS and "budget" in v.reason
+    assert c30.decide(n(_c30_model(0.92, 0.88, sd=0.03)), True).verdict == INCONCLUSIVE
+    assert c30.decide(n(_c30_model(0.92, 0.88, sd=0.03)), False).verdict == DEPENDS
+    v = c30.decide(n(_c30_model(0.92, 0.5), _c30_model(0.9, 0.9)), False)
+    assert v.verdict == DEPENDS and "on the model" in v.reason
+
+
+def test_c30_measure_tiny(tmp_path: Path) -> None:
+    n = check_evidence(c30.measure(tiny_ctx(tmp_path)), ["models", "margin", "far"])
+    assert set(n["models"]) == {"lstm", "gru"}  # tiny runs both models, one seed, one epoch
+    for d in n["models"].values():
+        assert d["relu_state"] in ("suitable", "trails", "unclear", "unsuitable")
+        assert d["tanh"]["statuses"] == ["ok"]
+
+
+# -- C31 softplus vs ReLU ------------------------------------------------------------------------------
+def _c31_setup(relu: float, soft: float, sd: float = 0.004) -> dict[str, Any]:
+    d = {"relu": {"mean": relu, "std": sd}, "softplus": {"mean": soft, "std": sd},
+         "relu_minus_softplus": relu - soft}
+    d["softplus_state"] = c31._state(d)
+    return d
+
+
+def test_c31_decide() -> None:
+    def n(*setups: dict[str, Any]) -> dict[str, Any]:
+        return {"setups": {f"s{i}": s for i, s in enumerate(setups)}}
+
+    worse, better, tied = _c31_setup(0.965, 0.95), _c31_setup(0.95, 0.965), _c31_setup(0.96, 0.958)
+    states = (worse["softplus_state"], better["softplus_state"], tied["softplus_state"])
+    assert states == ("worse", "better", "tied")
+    assert c31.decide(n(worse, worse), True).verdict == CONFIRMED
+    assert c31.decide(n(worse, better), True).verdict == DEPENDS
+    assert c31.decide(n(worse, tied), True).verdict == INCONCLUSIVE
+    assert c31.decide(n(worse, tied), False).verdict == DEPENDS
+    assert c31.decide(n(tied, tied), True).verdict == INCONCLUSIVE
+    v = c31.decide(n(tied, better), False)
+    assert v.verdict == REFUTED and "0.9650" in v.reason
+
+
+def test_c31_measure_tiny(tmp_path: Path) -> None:
+    n = check_evidence(c31.measure(tiny_ctx(tmp_path)), ["setups"])
+    assert set(n["setups"]) == set(c31.SETUPS)
+    for d in n["setups"].values():
+        assert d["softplus_state"] in ("worse", "better", "tied")
+        assert d["relu_minus_softplus"] == pytest.approx(d["relu"]["mean"] - d["softplus"]["mean"])

@@ -1,0 +1,134 @@
+r"""C31 - softplus, the smooth version of ReLU, works slightly worse than ReLU.
+
+Tutorial 004: "Softplus is the smooth version of ReLU, :math:`g(x) = \log(1 + e^x)`; judging from the
+results above, it works slightly worse than ReLU" (after Glorot, Bordes & Bengio 2011, whose table
+shows softplus a little behind the rectifier).
+
+Measured: digits MLPs trained by the sweep engine with ``relu`` and ``softplus`` (same seeds, init, data
+and optimizer) in two set-ups - 2 hidden layers with Adam (lr 0.003), and 4 hidden layers with He init
+and SGD momentum (lr 0.02) - final test accuracy per seed, mean ± std. Per set-up softplus is "worse"
+when its mean + std lies below ReLU's mean - std, "better" in the mirror case, and "tied" when the
+intervals overlap.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from actlab.report.claim import (
+    CONFIRMED,
+    DEPENDS,
+    INCONCLUSIVE,
+    REFUTED,
+    Claim,
+    Context,
+    Evidence,
+    Table,
+    Verdict,
+)
+from actlab.sweep import TrialConfig
+
+ACTS = ("relu", "softplus")
+SETUPS: dict[str, dict[str, Any]] = {
+    "2 layers, Adam": {"depth": 2, "optimizer": "adam", "lr": 0.003},
+    "4 layers, He init, SGD momentum": {"depth": 4, "optimizer": "momentum", "lr": 0.02,
+                                        "init": "kaiming_normal"},
+}
+
+
+def _configs(ctx: Context) -> list[tuple[str, TrialConfig]]:
+    base = TrialConfig(dataset="digits", width=ctx.pick(64, 64, 16), epochs=ctx.pick(8, 20, 1))
+    return [(name, base.replace(act=a, seed=s, **kw)) for name, kw in SETUPS.items() for a in ACTS
+            for s in ctx.seeds(5, 8, 1)]
+
+
+def _state(d: dict[str, Any]) -> str:
+    r, s = d["relu"], d["softplus"]
+    if s["mean"] + s["std"] < r["mean"] - r["std"]:
+        return "worse"
+    if s["mean"] - s["std"] > r["mean"] + r["std"]:
+        return "better"
+    return "tied"
+
+
+def measure(ctx: Context) -> Evidence:
+    labelled = _configs(ctx)
+    results = ctx.train([c for _, c in labelled])
+    per: dict[str, dict[str, Any]] = {}
+    for (name, c), r in zip(labelled, results, strict=True):
+        d = per.setdefault(name, {}).setdefault(c.act, {"values": [], "statuses": []})
+        d["values"].append(r.metric("test_acc"))
+        d["statuses"].append(r.status)
+    for d in per.values():
+        for a in ACTS:
+            d[a]["mean"], d[a]["std"] = float(np.mean(d[a]["values"])), float(np.std(d[a]["values"]))
+        d["relu_minus_softplus"] = d["relu"]["mean"] - d["softplus"]["mean"]
+        d["softplus_state"] = _state(d)
+    numbers: dict[str, Any] = {"setups": per}
+
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.3))
+    for i, d in enumerate(per.values()):
+        for j, (a, col) in enumerate(zip(ACTS, ("C0", "C2"), strict=True)):
+            xpos = i + (j - 0.5) * 0.3
+            v = np.array(d[a]["values"])
+            ax.plot(np.full(len(v), xpos) + np.linspace(-0.04, 0.04, len(v)), v, "o", color=col, ms=3,
+                    alpha=0.6, label=a if i == 0 else None)
+            ax.errorbar([xpos + 0.08], [d[a]["mean"]], yerr=[d[a]["std"]], fmt="s", color=col, ms=5,
+                        capsize=3)
+    ax.set_xticks(range(len(per)), list(per), fontsize=8)
+    ax.set(ylabel="final test accuracy", title="ReLU vs softplus on digits, per seed")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    desc = "; ".join(f"{n}: softplus {d['softplus_state']} ({d['relu_minus_softplus']:+.4f})"
+                     for n, d in per.items())
+    figure = ctx.figure(fig, "Dots: one seed each; squares: mean ± std. Softplus is worse only where its "
+                             f"interval lies entirely below ReLU's ({desc}; ReLU minus softplus).")
+    rows = [[n, f"{d['relu']['mean']:.4f} ± {d['relu']['std']:.4f}",
+             f"{d['softplus']['mean']:.4f} ± {d['softplus']['std']:.4f}", f"{d['relu_minus_softplus']:+.4f}",
+             d["softplus_state"]] for n, d in per.items()]
+    table = Table(["set-up", "relu", "softplus", "relu - softplus", "softplus is"], rows,
+                  "Final test accuracy, mean ± std over seeds.")
+    c0 = labelled[0][1]
+    setup = {"dataset": "digits", "width": c0.width, "epochs": c0.epochs, "setups": SETUPS,
+             "seeds": len(per[next(iter(per))]["relu"]["values"])}
+    return Evidence(numbers, setup, [figure], [table])
+
+
+def decide(numbers: dict[str, Any], quick: bool) -> Verdict:
+    """Worse in every set-up: confirmed; better or tied everywhere (full mode): refuted; worse in some and
+    better in others: depends on the set-up; ties in quick mode: inconclusive."""
+    per = numbers["setups"]
+    states = {n: d["softplus_state"] for n, d in per.items()}
+    desc = "; ".join(f"{n}: relu {d['relu']['mean']:.4f} ± {d['relu']['std']:.4f}, softplus "
+                     f"{d['softplus']['mean']:.4f} ± {d['softplus']['std']:.4f} ({d['softplus_state']})"
+                     for n, d in per.items())
+    vals = set(states.values())
+    if vals == {"worse"}:
+        gap = max(d["relu_minus_softplus"] for d in per.values())
+        return Verdict(CONFIRMED, f"softplus is worse beyond the seeds' spread in every set-up (by at most "
+                                  f"{gap:.4f}): {desc}.")
+    if "worse" in vals and "better" in vals:
+        return Verdict(DEPENDS, f"on the set-up: softplus is worse in some, better in others: {desc}.")
+    if "tied" in vals and quick:
+        return Verdict(INCONCLUSIVE, f"seeds' intervals overlap in some set-up: {desc}.")
+    if "worse" in vals:
+        return Verdict(DEPENDS, f"on the set-up: softplus is worse in "
+                                f"{', '.join(n for n, s in states.items() if s == 'worse')} only: {desc}.")
+    return Verdict(REFUTED, f"softplus is not worse than ReLU in any set-up: {desc}.")
+
+
+CLAIM = Claim(
+    id="C31",
+    title="softplus works slightly worse than ReLU",
+    rule="Digits MLPs in two set-ups (2 layers Adam; 4 layers He init SGD momentum), relu vs softplus, same "
+         "seeds; per set-up softplus is worse / better when the mean ± std intervals of final test accuracy "
+         "are apart, tied otherwise. Confirmed if worse in every set-up; depends (on the set-up) if worse in "
+         "some and better or tied in others (ties: inconclusive in quick mode); refuted if never worse (in "
+         "quick mode only when none is tied).",
+    measure=measure,
+    decide=decide,
+)
