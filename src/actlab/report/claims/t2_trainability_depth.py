@@ -220,7 +220,19 @@ def measure(ctx: Context) -> Evidence:
     setup = {"dataset": DATASET, "activation": ACT, "sigma_b2": SIGMA_B2, "width": width, "epochs": epochs,
              "optimizer": "momentum 0.9, lr 0.01, batch 64", "seeds": seeds, "depths": depths,
              "sigma_w2": sws, "init": "sigma (weights N(0, sigma_w2/fan_in), biases N(0, sigma_b2))"}
-    return Evidence(numbers, setup, [fig1, fig2], [table])
+    phase_of = dict(zip(sws, phases))
+    scored: dict[str, set[str]] = {ph: set() for ph in phases}
+    for c in cells:
+        if c["side"] != "near":
+            scored[phase_of[c["sigma_w2"]]].add(c["side"])
+    notes = "Scored cells per phase: " + "; ".join(f"{ph}: {', '.join(sorted(v)) or 'none'}"
+                                                   for ph, v in scored.items()) + "."
+    chaotic_md = [m for m, ph in zip(md, phases) if ph == "chaotic"]
+    if chaotic_md and "outside" not in scored.get("chaotic", set()):
+        notes += (f" On the chaotic side 6ξc stays large here (≥ {min(chaotic_md):.3g} layers), so no "
+                  f"chaotic net of depth ≤ {max(depths)} lies far enough beyond the curve to be scored: "
+                  "the failure side is tested in the ordered phase only.")
+    return Evidence(numbers, setup, [fig1, fig2], [table], notes=notes)
 
 
 def decide(numbers: dict[str, Any], quick: bool) -> Verdict:
