@@ -26,7 +26,7 @@ LR, LARGE_LR = 0.02, 0.5
 def cases(ctx: Context) -> list[tuple[str, float, float]]:
     """(activation, sigma_w2, lr) of every case: the init sweep, then relu at its critical init with a
     large learning rate."""
-    sig = ctx.pick(SIGMA_W2, SIGMA_W2, (2.0, 16.0))
+    sig = ctx.pick((1.0, 2.0, 4.0, 16.0), SIGMA_W2, (2.0, 16.0))
     out = [(a, s, LR) for a in ACTS for s in sig]
     crit = float(actlab.theory.critical_sigma_w2("relu"))
     return [*out, ("relu", crit, LARGE_LR)]
@@ -38,7 +38,7 @@ def case_name(act: str, sw2: float, lr: float) -> str:
 
 def configs_for(ctx: Context) -> tuple[list[tuple[str, float, float]], list[int], list[TrialConfig]]:
     seeds = ctx.seeds(2, 3, 1)
-    epochs = ctx.pick(4, 6, 1)
+    epochs = ctx.pick(3, 6, 1)
     depth = ctx.pick(DEPTH, DEPTH, 3)
     cs = cases(ctx)
     cfgs = [TrialConfig(dataset="digits", act=a, depth=depth, width=WIDTH, sigma_w2=s, sigma_b2=0.0,

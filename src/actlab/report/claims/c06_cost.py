@@ -167,24 +167,32 @@ def measure(ctx: Context) -> Evidence:
                               "processor": platform.processor()}, [figure], [table])
 
 
+def _verdict(op_min: float, step_min: float, lo: float, hi: float) -> str:
+    if op_min < 1.2:
+        return REFUTED
+    return CONFIRMED if op_min >= lo and step_min >= hi else DEPENDS
+
+
 def decide(numbers: dict[str, Any], quick: bool) -> Verdict:
     """On the torch forward ratios (and the training step): confirmed if both exceed ``op_slower`` and
     the step ratios ``step_matters``; depends if the ops are slower but the step is not; refuted if the
-    ops are less than 1.2x relu's; inconclusive (quick) when an IQR straddles a threshold."""
+    ops are less than 1.2x relu's; inconclusive (quick) when the interquartile ranges allow two verdicts."""
     op, step = numbers["torch forward"], numbers["MLP training step"]
     lo, hi = numbers["op_slower"], numbers["step_matters"]
     fmt = "; ".join(f"{s}: " + ", ".join(f"{a} {numbers[s][a]['median']:.2f}x" for a in ("sigmoid", "tanh"))
                     for s in ("torch forward", "torch forward+backward", "numpy forward",
                               "MLP training step"))
-    checks = [(op[a], lo) for a in op] + [(step[a], hi) for a in step]
-    if quick and any(r["q25"] < t < r["q75"] for r, t in checks):
-        return Verdict(INCONCLUSIVE, f"Timing spread straddles a threshold ({fmt}); the full run repeats "
-                                     f"more.")
     op_min = min(r["median"] for r in op.values())
     step_min = min(r["median"] for r in step.values())
-    if op_min < 1.2:
+    low = _verdict(min(r["q25"] for r in op.values()), min(r["q25"] for r in step.values()), lo, hi)
+    high = _verdict(min(r["q75"] for r in op.values()), min(r["q75"] for r in step.values()), lo, hi)
+    if quick and low != high:
+        return Verdict(INCONCLUSIVE, f"The timing spread allows '{low}' and '{high}' ({fmt}); the full run "
+                                     "repeats more.")
+    v = _verdict(op_min, step_min, lo, hi)
+    if v == REFUTED:
         return Verdict(REFUTED, f"On this machine sigmoid/tanh are not markedly dearer than relu ({fmt}).")
-    if op_min >= lo and step_min >= hi:
+    if v == CONFIRMED:
         return Verdict(CONFIRMED, f"sigmoid/tanh cost more than relu alone and in a training step ({fmt}).")
     return Verdict(DEPENDS, f"Depends on what is timed: the isolated torch ops are {op_min:.2f}x relu's or "
                             f"more, but a whole training step only {step_min:.2f}x, as the matrix products "
@@ -201,7 +209,7 @@ CLAIM = Claim(
          f"torch-forward median ratios are >= {OP_SLOWER} and the training-step ratios >= {STEP_MATTERS}; "
          "depends (isolated op vs network) if the ops are >= 1.2x but the step is below "
          f"{STEP_MATTERS}x or the op below {OP_SLOWER}x; refuted if an op is < 1.2x relu's; inconclusive in "
-         "quick mode when an interquartile range straddles a threshold.",
+         "quick mode when the verdicts at the lower and upper quartiles differ.",
     measure=measure,
     decide=decide,
 )
