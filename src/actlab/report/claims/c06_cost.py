@@ -139,8 +139,8 @@ def measure(ctx: Context) -> Evidence:
     ax.axhline(OP_SLOWER, color="k", lw=0.6, ls=":")
     ax.axhline(STEP_MATTERS, color="k", lw=0.6, ls="--")
     ax.set_xticks(xs, names, fontsize=8)
-    ax.set(ylabel="time / relu's time", title=f"cost relative to relu (1 thread, {n} floats; bars: median, "
-                                              f"IQR)")
+    ax.set(yscale="log", ylabel="time / relu's time (log)",
+           title=f"cost relative to relu (1 thread, {n} floats; bars: median, IQR)")
     ax.legend(fontsize=8)
     fig.tight_layout()
     figure = ctx.figure(fig, "Time of sigmoid and tanh divided by relu's, measured interleaved on this "
