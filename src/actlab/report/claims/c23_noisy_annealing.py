@@ -85,7 +85,7 @@ def _train(ctx: Context) -> tuple[dict[str, list[list[float]]], list[float], dic
     from actlab.noisy.demo import _digits_run
 
     seeds = ctx.seeds(3, 5, 1)
-    epochs = ctx.pick(6, 12, 1)
+    epochs = ctx.pick(5, 12, 1)
     threads = torch.get_num_threads()
     curves: dict[str, list[list[float]]] = {v: [] for v in VARIANTS}
     saturated: list[float] = []
