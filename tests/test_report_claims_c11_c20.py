@@ -391,3 +391,34 @@ def test_c16_decide_branches() -> None:
 def test_c16_measure_tiny(tmp_path: Path) -> None:
     ev = c16.measure(_tiny(tmp_path))
     _check_evidence(ev, c16.decide)
+
+
+# -- C15 weight regularisation and L1 sparsity ------------------------------------------------------
+from actlab.report.claims import c15_weight_regularisation as c15  # noqa: E402
+
+
+def _c15_numbers(max_act: int | None = -1, acc: int | None = 1, small_w: int | None = 1,
+                 zeros: int | None = 1) -> dict[str, Any]:
+    def c(o: int | None) -> dict[str, Any]:
+        return {"diff": 0.0 if o is None else float(o), "se": 0.01, "outcome": o, "n": 3}
+
+    cmp = {n: {"max_activation": c(max_act), "test_acc": c(acc), "small_weights": c(small_w),
+               "zero_activations": c(zeros)} for n in ("L2 0.01", "L1 0.001")}
+    row = {"max_activation": 10.0, "test_acc": 0.96, "small_weights": 0.01, "zero_activations": 0.4}
+    return {"compare": cmp, "summary": {n: dict(row) for n in c15.PENALTIES}, "small_w": c15.SMALL_W}
+
+
+def test_c15_decide_branches() -> None:
+    assert c15.decide(_c15_numbers(), True).verdict == CONFIRMED
+    v = c15.decide(_c15_numbers(zeros=-1, acc=None), True)
+    assert v.verdict == DEPENDS and "L1 sparsifies activations" in v.reason and "generalisation" in v.reason
+    assert c15.decide(_c15_numbers(max_act=0, acc=0, small_w=0, zeros=-1), True).verdict == REFUTED
+    unsure = _c15_numbers(max_act=None, acc=None, small_w=1, zeros=None)
+    assert c15.decide(unsure, True).verdict == INCONCLUSIVE
+    assert c15.decide(unsure, False).verdict == DEPENDS
+
+
+def test_c15_measure_tiny(tmp_path: Path) -> None:
+    ev = c15.measure(_tiny(tmp_path))
+    _check_evidence(ev, c15.decide)
+    assert set(ev.numbers["compare"]) == {"L2 0.01", "L1 0.001"}
