@@ -58,8 +58,8 @@ def _net(act: str, depth: int, seed: int, n_in: int) -> nn.Sequential:
 
 
 def measure(ctx: Context) -> Evidence:
-    depths = ctx.pick([1, 2, 5, 10, 50], [1, 2, 5, 10, 50, 200], [1, 3])
-    seeds = ctx.seeds(2, 5, 1)
+    depths = ctx.pick([1, 2, 5, 10, 50], [1, 2, 5, 10, 50, 100], [1, 3])
+    seeds = ctx.seeds(2, 3, 1)
     ds = load_data("digits", True, 0, 0.25)
     x = torch.cat([ds.x_train, ds.x_test]).double()
     linear: dict[str, dict[str, float]] = {}

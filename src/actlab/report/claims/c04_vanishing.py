@@ -128,7 +128,7 @@ def decide(numbers: dict[str, Any], quick: bool) -> Verdict:
         if min(runs) <= numbers["fails"] < max(runs):
             mixed.append(name)
         desc = (f"{name} (|dL/dW| ratio {c['weight_ratio']:.1e}, |dL/dh| ratio {c['backprop_ratio']:.1e}, "
-                f"acc {c['test_acc']:.2f})")
+                f"acc {c['test_acc']:.2f} after {numbers.get('epochs', '?')} epochs)")
         holds = c["grad_ratio"] < numbers["vanish"] and c["test_acc"] <= numbers["fails"]
         (held if holds else failed).append(desc)
     if mixed and quick:

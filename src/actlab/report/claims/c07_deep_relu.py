@@ -129,7 +129,7 @@ def decide(numbers: dict[str, Any], quick: bool) -> Verdict:
         if min(runs) < numbers["trains"] <= max(runs):
             mixed.append(init)
         desc = (f"{init} (|dL/dh| ratio {c['backprop_ratio']:.1e}, |dL/dW| ratio {c['weight_ratio']:.1e}, "
-                f"acc {c['test_acc']:.2f})")
+                f"acc {c['test_acc']:.2f} after {numbers.get('epochs', '?')} epochs)")
         holds = c["grad_ratio"] >= numbers["vanish"] and c["test_acc"] >= numbers["trains"]
         (held if holds else failed).append(desc)
     if mixed and quick:
