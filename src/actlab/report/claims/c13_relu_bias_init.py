@@ -120,9 +120,9 @@ def measure(ctx: Context) -> Evidence:
     for xi, s in zip(x, SETTINGS):
         dd = per[s[0]]["diff"]
         ax.annotate(f"Δ {dd['diff']:+.3f}\n± {dd['se']:.3f}", (xi, 0.12), ha="center", fontsize=7)
-    ax.set(xticks=x, xticklabels=[s[0] for s in SETTINGS], ylabel="test accuracy", ylim=(0, 1.05),
+    ax.set(xticks=x, xticklabels=[s[0] for s in SETTINGS], ylabel="test accuracy", ylim=(0, 1.18),
            title=f"ReLU MLP on digits, He weights, {epochs} epochs")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper center", ncol=2)
     fig.tight_layout()
     figure = ctx.figure(fig, "Test accuracy with biases initialised to 0 (blue) or 0.1 (orange), mean ± std "
                              "over seeds (dots); Δ: the paired difference (0.1 - 0) ± its standard error. "
