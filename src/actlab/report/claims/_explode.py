@@ -19,7 +19,9 @@ __all__ = ["ACTS", "DEPTH", "EXPLODE", "LARGE_LR", "LR", "SIGMA_W2", "WIDTH", "c
 DEPTH, WIDTH = 10, 64
 SIGMA_W2 = (1.0, 2.0, 4.0, 8.0, 16.0)
 ACTS = ("relu", "tanh")
-EXPLODE = 100.0
+#: "exploding": at init, a gradient an order of magnitude (or more) above the critical init's, or growing
+#: that much from the last to the first hidden layer (10 layers).
+EXPLODE = 10.0
 LR, LARGE_LR = 0.02, 0.5
 
 
