@@ -343,9 +343,9 @@ def test_c30_measure_tiny(tmp_path: Path) -> None:
 
 
 # -- C31 softplus vs ReLU ------------------------------------------------------------------------------
-def _c31_setup(relu: float, soft: float, sd: float = 0.004) -> dict[str, Any]:
+def _c31_setup(relu: float, soft: float, sd: float = 0.004, n: int = 8) -> dict[str, Any]:
     d = {"relu": {"mean": relu, "std": sd}, "softplus": {"mean": soft, "std": sd},
-         "relu_minus_softplus": relu - soft}
+         "relu_minus_softplus": relu - soft, "se_diff": math.sqrt(2 * sd**2 / n)}
     d["softplus_state"] = c31._state(d)
     return d
 
@@ -355,6 +355,9 @@ def test_c31_decide() -> None:
         return {"setups": {f"s{i}": s for i, s in enumerate(setups)}}
 
     worse, better, tied = _c31_setup(0.965, 0.95), _c31_setup(0.95, 0.965), _c31_setup(0.96, 0.958)
+    # sd 0.004 over 8 seeds: SE of the difference 0.002; a gap of 1.5 SE is a tie, 2.25 SE is "worse"
+    assert _c31_setup(0.9675, 0.9645)["softplus_state"] == "tied"
+    assert _c31_setup(0.9675, 0.9630)["softplus_state"] == "worse"
     states = (worse["softplus_state"], better["softplus_state"], tied["softplus_state"])
     assert states == ("worse", "better", "tied")
     assert c31.decide(n(worse, worse), True).verdict == CONFIRMED

@@ -41,6 +41,13 @@ RELU_LIKE = 0.05
 KS_MIN_P = 1e-3
 
 
+
+def _sd(values: Any) -> float:
+    """Sample standard deviation over seeds (ddof 1; 0 for a single seed)."""
+    v = np.asarray(values, dtype=float)
+    v = v[~np.isnan(v)]
+    return float(np.std(v, ddof=1)) if len(v) > 1 else 0.0
+
 def _configs(ctx: Context) -> list[TrialConfig]:
     width = ctx.pick(32, 64, 16)
     base = TrialConfig(dataset="digits", depth=2, width=width, optimizer="adam", lr=0.01,
@@ -109,7 +116,7 @@ def measure(ctx: Context) -> Evidence:
     acc: dict[str, dict[str, Any]] = {}
     for act in ("prelu", "relu", "rrelu"):
         a = [r.metric("test_acc") for r, c in zip(results, configs, strict=True) if c.act == act]
-        acc[act] = {"values": a, "mean": float(np.mean(a)), "std": float(np.std(a))}
+        acc[act] = {"values": a, "mean": float(np.mean(a)), "std": _sd(a)}
     numbers["prelu"] = {
         "init": INIT, "mean_abs_move_per_seed": moves, "min_move": MIN_MOVE,
         "learned_mean": float(pooled.mean()), "learned_std": float(pooled.std()),
