@@ -81,8 +81,8 @@ def _active_at_init(c: TrialConfig) -> float:
 
 def measure(ctx: Context) -> Evidence:
     width = ctx.pick(64, 64, 16)
-    epochs = ctx.pick(5, 15, 1)
-    seeds = ctx.seeds(3, 8, 2)
+    epochs = ctx.pick(5, 10, 1)
+    seeds = ctx.seeds(3, 6, 2)
     configs = [TrialConfig(dataset="digits", act="relu", depth=d, width=width, init="kaiming_normal",
                            bias_init=b, optimizer="sgd", lr=lr, epochs=epochs, seed=s)
                for _, d, lr in SETTINGS for b in BIASES for s in seeds]

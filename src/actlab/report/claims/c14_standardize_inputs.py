@@ -83,8 +83,8 @@ def _feature_scales(name: str) -> dict[str, float]:
 
 def measure(ctx: Context) -> Evidence:
     width = ctx.pick(64, 64, 16)
-    epochs = ctx.pick(5, 15, 1)
-    seeds = ctx.seeds(3, 6, 2)
+    epochs = ctx.pick(5, 10, 1)
+    seeds = ctx.seeds(3, 5, 2)
     configs = [TrialConfig(dataset=ds, act=a, depth=2, width=width, standardize=st, optimizer="momentum",
                            lr=lr, epochs=epochs, seed=s)
                for ds in DATASETS for a in ACTS for st in (True, False) for lr in LRS for s in seeds]

@@ -84,8 +84,8 @@ def _probe(model: torch.nn.Module, x: torch.Tensor) -> dict[str, Any]:
 
 def measure(ctx: Context) -> Evidence:
     torch.set_num_threads(1)
-    seeds = ctx.seeds(3, 6, 2)
-    epochs = ctx.pick(6, 20, 1)
+    seeds = ctx.seeds(3, 5, 2)
+    epochs = ctx.pick(6, 12, 1)
     width = ctx.pick(64, 64, 16)
     runs: dict[str, dict[str, Any]] = {}
     for name, pen in PENALTIES.items():

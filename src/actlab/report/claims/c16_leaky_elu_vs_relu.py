@@ -69,8 +69,8 @@ def _acc(r: Any, chance: float) -> float:
 
 def measure(ctx: Context) -> Evidence:
     width = ctx.pick(64, 64, 16)
-    epochs = ctx.pick(5, 15, 1)
-    seeds = ctx.seeds(4, 10, 2)
+    epochs = ctx.pick(5, 10, 1)
+    seeds = ctx.seeds(4, 8, 2)
     configs = [TrialConfig(dataset=ds, act=a, depth=d, width=width, init="kaiming_normal",
                            optimizer="momentum", lr=lr, epochs=epochs, seed=s)
                for _, ds, d in SETTINGS for a in ACTS for lr in LRS for s in seeds]
