@@ -94,9 +94,9 @@ def watch(
             ``"manual"`` (call ``mon.step()`` after each training step).
         saturation_threshold: tau; a unit's input is saturated where ``|f'(x)| < tau * sup|f'|``
             (f' the catalog's closed form).
-        sample: at most this many elements (whole samples, every unit) per call for the zero and
-            saturated fractions; ``None``: all. Means, stds, dead units, NaN/Inf and gradient norms
-            always use every element.
+        sample: at most this many elements (the first whole samples of the batch, every unit) per
+            call for the mean, std, zero and saturated fractions; ``None``: all. Dead units,
+            NaN/Inf and gradient norms always use every element.
         jsonl: write each recorded step as one JSON line to this file.
         tensorboard: write scalars and histograms to this log directory (needs ``tensorboard``).
         sinks: further objects with ``write(record)`` and ``close()``.

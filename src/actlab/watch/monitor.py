@@ -4,17 +4,20 @@ How a step is recorded (``every`` steps; the others cost one flag check per hook
 
 * **forward** of an activation module: a forward hook (a forward pre-hook as well for in-place
   modules such as ``nn.ReLU(inplace=True)``, whose input is overwritten) reduces the output to a
-  handful of 0-d tensors: sum and L2 norm (mean, std), the extremes (NaN/Inf, exactly), the
-  per-unit maximum (dead units), and on a row sample of at most ``sample`` elements the fraction
-  of exact zeros and of saturated inputs ``|f'(x)| < threshold`` (the catalog's closed-form f').
-* **forward** of a weight layer (Linear, Conv, RNN, ...): sum and extremes of the output.
-* **backward**: a tensor hook (``Tensor.register_hook``) on each activation output gives the norm
-  of the gradient arriving there and its extremes; a post-accumulate-grad hook on each parameter
-  gives the norm of the weight gradient. Full backward hooks on modules are never used: they fail
-  on in-place activations.
+  few small tensors: over every element, the per-unit maximum (and minimum for outputs that can be
+  negative) - dead units, and NaN/Inf exactly; over a row sample (the first samples of the batch,
+  at most ``sample`` elements, a contiguous view still in cache) the sum and L2 norm (mean, std),
+  the number of exact zeros and of saturated inputs ``|f'(x)| < threshold`` (the catalog's f').
+* **forward** of a weight layer whose output is watched (the head, RNNs, layers with no visible
+  activation): the extremes of the output.
+* **backward**: a tensor hook (``Tensor.register_hook``) on each watched output gives the norm of
+  the gradient arriving there; when the backward pass ends (``queue_callback``) one
+  ``_foreach_norm`` gives the norms of all weight gradients. Full backward hooks on modules are
+  never used: they fail on in-place activations.
 * **step end** (the next forward of the root module, ``mon.step()``, or the optimizer's step): the
-  0-d tensors are stacked and copied to the host at once - one synchronisation per recorded step,
-  never one per layer - and folded into a record ``{"step": t, "layers": {name: {stat: value}}}``.
+  values are brought to the host at once - one ``cat`` and copy per device and recorded step, never
+  one synchronisation per layer (CPU tensors are read directly) - and folded into a record
+  ``{"step": t, "layers": {name: {stat: value}}}``.
 
 Nothing is kept that holds an autograd graph: every reduction runs on detached tensors, and
 the hooks on tensors live and die with their graph. Outputs and gradients are not modified.
@@ -104,13 +107,14 @@ def _norm(t: Tensor) -> Tensor:
 
 
 def _rows(t: Tensor, k: int | None) -> Tensor:
-    """Every r-th sample (dim 0) so that at most about ``k`` elements remain (a view, no copy):
-    keeps every unit and the shape, which channel-wise derivatives (per-channel PReLU) need."""
+    """The first samples (dim 0) holding at most about ``k`` elements (a contiguous view, no copy):
+    keeps every unit and the shape, which channel-wise derivatives (per-channel PReLU) need.
+    Training batches are shuffled, so the first rows are as good a sample as any; a contiguous
+    slice reduces several times faster than a strided one."""
     if k is None or t.dim() < 2 or t.numel() <= k:
         return t
     per_row = max(1, t.numel() // max(1, t.shape[0]))
-    keep = max(1, k // per_row)
-    return t[:: -(-t.shape[0] // keep)]
+    return t[:max(1, k // per_row)]
 
 
 class WatchCompileError(RuntimeError):
@@ -388,7 +392,7 @@ class Monitor:
 
     def _forward_stats(self, buf: _Buffer, idx: int, site: _Site, y: Tensor) -> None:
         # Every element: per-unit extremes, copied to the host with the rest at step end (dead
-        # units; NaN/Inf exactly). Row sample: the moments and the fraction of exact zeros.
+        # units; NaN/Inf exactly). Row sample: sum and norm (mean, std), the fraction of exact zeros.
         act = site.act
         nonneg = act is not None and act.nonneg
         vals, meta = buf.vals, buf.meta
@@ -404,7 +408,7 @@ class Monitor:
             lo, hi = torch.aminmax(y)
             vals += (lo, hi)
             meta += ((idx, "min", 0), (idx, "max", 0))
-        ys = _rows(y, self.sample)
+        ys = _rows(y, self.sample)  # its rows were just read by amax: still in cache
         n = ys.numel()
         vals += (_sum(ys), _norm(ys), torch.count_nonzero(ys))
         meta += ((idx, "sum", n), (idx, "sq", n), (idx, "nz", n))
@@ -512,7 +516,7 @@ class Monitor:
         for (idx, stat, n), v in zip(buf.meta, values):
             a = acc.get(idx)
             if a is None:
-                a = acc[idx] = {"n": 0, "sum": 0.0, "sq": 0.0, "nz": 0.0, "sat": 0.0, "satn": 0,
+                a = acc[idx] = {"n": 0, "sum": 0.0, "sq": 0.0, "nz": 0.0, "nzn": 0, "sat": 0.0, "satn": 0,
                                 "gout": 0.0, "ngout": 0, "w": {}, "calls": 0}
             if stat == "umax" or stat == "umin":
                 key = stat[1:]
@@ -535,6 +539,7 @@ class Monitor:
                 a["sq"] += v * v
             elif stat == "nz":
                 a["nz"] += v
+                a["nzn"] += n
             elif stat == "sat":
                 a["sat"] += v
                 a["satn"] += n
@@ -560,7 +565,7 @@ class Monitor:
                 if site.info.kind == "activation":
                     var = a["sq"] / a["n"] - mean * mean
                     out["std"] = math.sqrt(max(var, 0.0)) if math.isfinite(var) else math.nan
-                    out["zero_fraction"] = 1.0 - a["nz"] / a["n"]
+                    out["zero_fraction"] = 1.0 - a["nz"] / a["nzn"]
             for k in ("min", "max"):
                 if k in a:
                     out[k] = a[k]
@@ -762,7 +767,12 @@ def _to_host(vals: list[Tensor]) -> list[Any]:
     for i, v in enumerate(vals):
         by_device.setdefault(v.device, []).append(i)
     out: list[Any] = [None] * len(vals)
-    for idx in by_device.values():
+    for device, idx in by_device.items():
+        if device.type == "cpu":  # no transfer to batch: reading each value is cheaper than a cat
+            for i in idx:
+                v = vals[i]
+                out[i] = v.double().numpy() if v.dim() else float(v)
+            continue
         parts = [vals[i] for i in idx]
         flat = torch.cat([v.reshape(-1) for v in parts]).to(torch.float64).cpu().numpy()
         pos = 0
