@@ -17,12 +17,15 @@ with ``torch.relu`` as the baseline; at least ``--reps`` rounds and ``--min-time
 entry. The time shown is the best round; the ratios are medians over rounds of the ratio within a
 round, so that what drift remains cancels. With one thread (the default) the clock is the
 process's CPU time, so other processes on a shared machine do not count (they still share the
-caches and memory bandwidth). ``x relu`` is time
-per element relative to ``torch.relu`` forward+backward. On an idle machine the relu row (the
-same op on both sides) reads 1.00; its spread is the noise floor of the run. "saved" is what autograd keeps
-for backward (each storage once, the input included when it is kept), over the input's size.
-Outputs of the three variants are compared before timing (deterministic entries); a mismatch is
-printed, never hidden. The input is N(0, 3^2), so kinks and saturated regions are all exercised.
+caches and memory bandwidth), and glibc keeps freed memory (see :func:`warm_heap`), so large
+tensors do not page-fault afresh on every call. ``x relu`` is time per element relative to
+``torch.relu`` forward+backward. The relu row compares the same op on both sides: its distance
+from 1.00 is the noise floor of the run.
+
+"saved" is what autograd keeps for backward (each storage once, the input included when it is
+kept), over the input's size. Outputs of the variants are compared before timing (deterministic
+entries); a mismatch is printed, never hidden. The input is N(0, 3^2), so kinks and saturated
+regions are all exercised.
 """
 
 from __future__ import annotations

@@ -52,10 +52,20 @@ def test_list_every_entry(runner):
     for name in actlab.names():
         assert name in out
     assert len([n for n in actlab.names() if not actlab.spec(n).user]) >= 25
-    row = next(line for line in out.splitlines() if line.startswith("│ hard_sigmoid "))
-    assert "[0, 1]" in row and "hard@-2 / hard@2" in row and "0.25" in row
-    row = next(line for line in out.splitlines() if line.startswith("│ sigmoid "))
-    assert "logistic" in row and "(0, 1)" in row and "soft / soft" in row
+    rows = {line.split()[0]: line for line in out.splitlines()[4:] if line.strip()}
+    assert list(rows) == actlab.names()
+    assert rows["hard_sigmoid"].split()[1:6] == ["hardsigmoid", "[0,", "1]", "hard@-2", "/"]
+    assert "0.25" in rows["hard_sigmoid"] and "Hardsigmoid (slope=1/6)" in rows["hard_sigmoid"]
+    assert "logistic" in rows["sigmoid"] and "(0, 1)" in rows["sigmoid"] and "soft / soft" in rows["sigmoid"]
+
+
+def test_list_fits_narrow_terminals(runner):
+    out = _ok(runner.invoke(app, ["list"], env={"COLUMNS": "100"}))
+    assert max(len(line) for line in out.splitlines()) <= 100
+    header = out.splitlines()[2].split()
+    assert "PyTorch" not in header and "aliases" not in header  # dropped first
+    for col in ("name", "range", "sup|f'|", "mono", "0-ctr", "learn", "stoch"):
+        assert col in header
 
 
 def test_list_json_matches_the_specs(runner):
@@ -83,7 +93,8 @@ def test_list_filters_combined(runner):
     assert {"relu", "hard_tanh", "hard_sigmoid", "step", "relu6"} <= names
     assert not names & {"sigmoid", "maxout", "noisy_relu", "elu"}
     out = _ok(runner.invoke(app, ["list", "--stochastic"], env=WIDE))
-    assert "rrelu" in out and "noisy_relu" in out and "│ sigmoid " not in out
+    names = [line.split()[0] for line in out.splitlines()[4:] if line.strip()]
+    assert "rrelu" in names and "noisy_relu" in names and "sigmoid" not in names
     _error(runner.invoke(app, ["list", "--saturation", "hrad"]), "none, soft, hard")
 
 

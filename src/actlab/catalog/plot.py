@@ -360,7 +360,7 @@ def _legend_handles(used: set[str]) -> list[Any]:
 
     items = [
         ("f", Line2D([], [], color=_F_COLOUR, lw=1.6, label="f(x) (eval mode)")),
-        ("df", Line2D([], [], color=_D_COLOUR, lw=1.6, label="f'(x), closed form")),
+        ("df", Line2D([], [], color=_D_COLOUR, lw=1.6, label="f'(x), closed form (autograd if none given)")),
         ("band", Patch(color=_F_COLOUR, alpha=0.25,
                        label="5-95% of train-mode draws (f and pathwise f')")),
         ("sat", Patch(color=_SAT_COLOUR, alpha=0.6, label="hard saturation: f' = 0")),

@@ -111,6 +111,11 @@ def _fixed_points(intervals: tuple[tuple[float, float], ...]) -> str:
     return ", ".join(parts) or "none"
 
 
+def _smooth(k: float) -> str:
+    """Short smoothness class: disc. (discontinuous), C0 (kinks), C1, ..., Cinf."""
+    return {-1: "disc.", 0: "C0"}.get(k, "Cinf" if k == math.inf else f"C{k:g}")
+
+
 def _yes(flag: bool, no: str = "-") -> str:
     return "yes" if flag else no
 
@@ -175,32 +180,44 @@ def list_cmd(
     if not rows:
         typer.echo("no activation matches these filters")
         return
+    from rich import box
     from rich.table import Table
 
     t = Table(title=f"actlab catalog: {len(rows)} of {len(actlab.names())} activations "
-                    "(properties at the default parameters)", title_justify="left")
-    for col, kw in (
-        ("name", {"style": "bold", "no_wrap": True}), ("aliases", {}), ("range", {"no_wrap": True}),
-        ("saturation\nleft / right", {"no_wrap": True}), ("sup|f'|", {"justify": "right"}),
-        ("mono-\ntonic", {}), ("zero-\ncentred", {}), ("smooth-\nness", {}),
-        ("learn-\nable", {}), ("stoch-\nastic", {}), ("PyTorch", {}),
-    ):
+                    "(properties at the default parameters)", title_justify="left", box=box.SIMPLE_HEAD,
+              pad_edge=False, collapse_padding=True)
+    con = _console()
+    # Columns by priority: the less important ones only when the terminal is wide enough
+    # (`--json` has everything; `actlab show NAME` too).
+    width = con.width
+    fixed = {"no_wrap": True}
+    columns: list[tuple[str, dict[str, Any], Any]] = [
+        ("name", {"style": "bold", "no_wrap": True}, lambda s, p: s.name + (" (user)" if s.user else "")),
+        ("aliases", {"overflow": "fold"}, lambda s, p: ", ".join(s.aliases)),
+        ("range", fixed, lambda s, p: p.range_text() + _star(p, "output_range")),
+        ("saturation L/R", fixed, lambda s, p: p.saturation_text() + _star(p, "saturation")),
+        ("sup|f'|", {**fixed, "justify": "right"},
+         lambda s, p: _num(p.sup_derivative) + _star(p, "sup_derivative")),
+        ("mono", fixed, lambda s, p: _yes(p.monotonic) + _star(p, "monotonic")),
+        ("0-ctr", fixed, lambda s, p: _yes(p.zero_centred) + _star(p, "zero_centred")),
+        ("smooth", fixed, lambda s, p: _smooth(p.smoothness) + _star(p, "smoothness")),
+        ("learn", fixed, lambda s, p: _yes(p.learnable)),
+        ("stoch", fixed, lambda s, p: _yes(p.stochastic)),
+        ("PyTorch", {"overflow": "fold"},
+         lambda s, p: (s.torch_equivalent or "-").removeprefix("torch.nn.")),
+    ]
+    drop = set()
+    if width < 150:
+        drop.add("PyTorch")
+    if width < 112 or not any(s.aliases for s, _ in rows):
+        drop.add("aliases")
+    if width < 100:
+        drop.add("smooth")
+    columns = [c for c in columns if c[0] not in drop]
+    for col, kw, _ in columns:
         t.add_column(col, **kw)
     for s, p in rows:
-        t.add_row(
-            s.name + (" (user)" if s.user else ""),
-            ", ".join(s.aliases),
-            p.range_text() + _star(p, "output_range"),
-            p.saturation_text() + _star(p, "saturation"),
-            _num(p.sup_derivative) + _star(p, "sup_derivative"),
-            _yes(p.monotonic) + _star(p, "monotonic"),
-            _yes(p.zero_centred) + _star(p, "zero_centred"),
-            p.smoothness_text() + _star(p, "smoothness"),
-            _yes(p.learnable),
-            _yes(p.stochastic),
-            (s.torch_equivalent or "-").removeprefix("torch.nn."),
-        )
-    con = _console()
+        t.add_row(*(cell(s, p) for _, _, cell in columns))
     con.print(t)
     if any(p.measured for _, p in rows):
         con.print("* measured numerically (user-registered entry, property not declared)")
