@@ -183,6 +183,18 @@ def measure(ctx: Context) -> Evidence:
                           "paper's 2/3 is for slope 1/4.")
 
 
+#: Readable names of the parts, for the verdict's reason.
+PART_LABELS = {
+    "hard_sigmoid_is_2_3": "hard-sigmoid's fixed point is 2/3",
+    "sigmoid_about_0_69": "sigmoid's is about 0.69",
+    "hard_tanh_all_of_unit_interval": "hard-tanh fixes exactly [-1, 1]",
+    "tanh_only_0": "tanh's only fixed point is 0",
+    "sigmoid_attracts": "sigmoid's attracts",
+    "tanh_attracts": "tanh's attracts",
+    "catalog_agrees": "the catalog agrees",
+}
+
+
 def decide(numbers: dict[str, Any], quick: bool) -> Verdict:
     """Every part must hold; a stated value is wrong when it misses the exact one by more than half a
     unit of its last stated digit."""
@@ -196,8 +208,8 @@ def decide(numbers: dict[str, Any], quick: bool) -> Verdict:
     if "sigmoid_about_0_69" in failed:
         detail.append(f"sigmoid's fixed point is {sig:.6f}, {abs(sig - 0.69):.4f} from the stated 0.69 "
                       f"(tolerance {numbers['stated_tol']})")
-    detail += [k.replace("_", " ") for k in failed if k != "sigmoid_about_0_69"]
-    held = [k.replace("_", " ") for k, v in parts.items() if v]
+    detail += [f"not: {PART_LABELS.get(k, k)}" for k in failed if k != "sigmoid_about_0_69"]
+    held = [PART_LABELS.get(k, k) for k, v in parts.items() if v]
     return Verdict(REFUTED, "Fails: " + "; ".join(detail) + ". Holds: " + ", ".join(held) + ".")
 
 
