@@ -24,7 +24,7 @@ from actlab.report.claims import c07_deep_relu as c07
 from actlab.report.claims import c08_relu_exploding as c08
 from actlab.report.claims import c09_large_init_overflow as c09
 from actlab.report.claims import c10_sparsity as c10
-from actlab.report.claims._layer_grads import init_gradients, layer_grads
+from actlab.report.claims._layer_grads import init_gradients, layer_grads, sample_std
 from actlab.sweep import TrialConfig
 
 
@@ -65,6 +65,10 @@ def test_layer_grads_matches_autograd() -> None:
     (g2,) = torch.autograd.grad(nn.functional.cross_entropy(m[4](h2), y[:1], reduction="sum"), h2)
     assert r["ratios"][0][0] == pytest.approx(per_ex0 / float(g2.norm()), rel=1e-12)
     assert all(p.grad is None for p in m.parameters())
+
+
+def test_sample_std() -> None:
+    assert sample_std([1.0, 3.0]) == pytest.approx(math.sqrt(2.0)) and sample_std([5.0]) == 0.0
 
 
 # -- C01 linear collapse ------------------------------------------------------------------------------

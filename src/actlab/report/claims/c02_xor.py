@@ -25,6 +25,7 @@ import torch
 
 import actlab
 from actlab.report.claim import CONFIRMED, DEPENDS, REFUTED, Claim, Context, Evidence, Table, Verdict
+from actlab.report.claims._layer_grads import sample_std
 from actlab.sweep import TrialConfig
 from actlab.sweep.trial import load_data
 
@@ -85,7 +86,7 @@ def measure(ctx: Context) -> Evidence:
         "margin_train_set": max_margin(xtr, ytr) + 0.0,
         "relu_construction_outputs": construction.tolist(),
         "relu_construction_exact": bool(np.array_equal(construction, y4.astype(float))),
-        "test_acc": {k: {"mean": float(np.mean(v)), "std": float(np.std(v)), "best": float(np.max(v)),
+        "test_acc": {k: {"mean": float(np.mean(v)), "std": sample_std(v), "best": float(np.max(v)),
                          "n_solved": int(sum(a >= SOLVED for a in v)), "runs": v} for k, v in acc.items()},
         "solved": SOLVED, "fails": FAILS,
     }

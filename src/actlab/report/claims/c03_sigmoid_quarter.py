@@ -33,7 +33,7 @@ import actlab
 from actlab import nets
 from actlab.catalog.measure import bisect_root
 from actlab.report.claim import CONFIRMED, DEPENDS, REFUTED, Claim, Context, Evidence, Table, Verdict
-from actlab.report.claims._layer_grads import layer_grads, linears
+from actlab.report.claims._layer_grads import layer_grads, linears, sample_std
 from actlab.sweep.trial import load_data
 
 #: "close to 0": below this fraction of sigmoid's peak derivative 1/4.
@@ -97,7 +97,7 @@ def measure(ctx: Context) -> Evidence:
             norms = [float(torch.linalg.matrix_norm(lin.weight.detach(), 2)) for lin in linears(m)[1:-1]]
             for k, ratio in enumerate(r["ratios"]):
                 worst_bound = max(worst_bound, max(ratio) / (0.25 * norms[k]))
-        shrink[name] = {"mean": float(np.mean(per_seed)), "std": float(np.std(per_seed)),
+        shrink[name] = {"mean": float(np.mean(per_seed)), "std": sample_std(per_seed),
                         "min": min(per_seed), "runs": per_seed}
         profiles[name] = np.mean(prof, 0).tolist()
     numbers.update({"per_layer_shrink": shrink, "bound_worst_ratio": worst_bound, "depth": DEPTH})

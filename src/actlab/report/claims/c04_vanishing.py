@@ -35,7 +35,7 @@ from actlab.report.claim import (
     Table,
     Verdict,
 )
-from actlab.report.claims._layer_grads import init_gradients
+from actlab.report.claims._layer_grads import init_gradients, sample_std
 from actlab.sweep import TrialConfig
 
 DEPTH, WIDTH = 10, 64
@@ -70,7 +70,7 @@ def measure(ctx: Context) -> Evidence:
             "grad_ratio": min(g["weight_ratio"], g["backprop_ratio"]), "weight_ratio": g["weight_ratio"],
             "backprop_ratio": g["backprop_ratio"], "profile": g["weight_profile"],
             "backprop_profile": g["backprop_profile"],
-            "test_acc": float(np.mean(acc)), "test_acc_std": float(np.std(acc)), "test_acc_runs": acc,
+            "test_acc": float(np.mean(acc)), "test_acc_std": sample_std(acc), "test_acc_runs": acc,
             "curve": np.mean([[e["test_acc"] for e in r.epochs] for r in rs if r.epochs], 0).tolist(),
             "statuses": [r.status for r in rs]}
     numbers: dict[str, Any] = {"cases": cases, "vanish": VANISH, "fails": FAILS, "trains": TRAINS,

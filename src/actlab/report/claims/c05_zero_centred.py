@@ -43,7 +43,7 @@ from actlab.report.claim import (
     Table,
     Verdict,
 )
-from actlab.report.claims._layer_grads import init_gradients
+from actlab.report.claims._layer_grads import init_gradients, sample_std
 from actlab.sweep import TrialConfig
 from actlab.sweep.trial import load_data
 
@@ -104,7 +104,7 @@ def _measure(ctx: Context) -> Evidence:
         curves = [[e["train_loss"] if e["train_loss"] is not None else np.inf for e in r.epochs] for r in rs]
         final = [c[-1] for c in curves]
         ups = [float(np.sum(np.clip(np.diff(c), 0, None))) for c in curves]
-        train[a] = {"final_loss": float(np.mean(final)), "final_loss_std": float(np.std(final)),
+        train[a] = {"final_loss": float(np.mean(final)), "final_loss_std": sample_std(final),
                     "final_loss_runs": final, "loss_increase": float(np.mean(ups)),
                     "test_acc": float(np.mean([r.metric("test_acc", 0.0) for r in rs])),
                     "curve": np.mean(curves, 0).tolist(), "statuses": [r.status for r in rs]}

@@ -36,7 +36,7 @@ from actlab.report.claim import (
     Table,
     Verdict,
 )
-from actlab.report.claims._layer_grads import init_gradients
+from actlab.report.claims._layer_grads import init_gradients, sample_std
 from actlab.sweep import TrialConfig
 
 DEPTH, WIDTH = 10, 64
@@ -73,7 +73,7 @@ def measure(ctx: Context) -> Evidence:
                        "weight_ratio": g["weight_ratio"],
                        "backprop_ratio": g["backprop_ratio"], "profile": g["backprop_profile"],
                        "theory_backprop_ratio": float(chi ** ((depth - 1) / 2)), "chi1": chi,
-                       "test_acc": float(np.mean(acc)), "test_acc_std": float(np.std(acc)),
+                       "test_acc": float(np.mean(acc)), "test_acc_std": sample_std(acc),
                        "test_acc_runs": acc,
                        "curve": np.mean([[e["test_acc"] for e in r.epochs] for r in rs if r.epochs],
                                         0).tolist(),

@@ -25,6 +25,7 @@ from torch import nn
 
 from actlab import nets
 from actlab.report.claim import CONFIRMED, DEPENDS, REFUTED, Claim, Context, Evidence, Table, Verdict
+from actlab.report.claims._layer_grads import sample_std
 from actlab.sweep.trial import load_data
 
 #: "about half": the mean exact-zero fraction of every zero-centred relu setting lies in this interval.
@@ -75,7 +76,7 @@ def measure(ctx: Context) -> Evidence:
                 always.append(float(np.mean([float((o > 0).all(0).float().mean()) for o in outs])))
             pl = np.mean(per_layer, 0)
             relu[name] = {"zero_fraction": float(np.mean(per_layer)),
-                          "zero_fraction_std": float(np.std([np.mean(p) for p in per_layer])),
+                          "zero_fraction_std": sample_std([np.mean(p) for p in per_layer]),
                           "per_layer": pl.tolist(), "dead_units": float(np.mean(dead)),
                 "always_active_units": float(np.mean(always)), "zero_centred": "bias" not in name}
         smooth = {}
