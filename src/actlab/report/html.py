@@ -27,6 +27,7 @@ __all__ = ["render_html", "write_html"]
 _BADGE = {CONFIRMED: "confirmed", REFUTED: "refuted", DEPENDS: "depends", INCONCLUSIVE: "inconclusive",
           ERROR: "error", NOT_TESTED: "missing"}
 _MAX_NUMBER_ROWS = 40  # more flattened numbers than this go into a collapsed JSON block
+_OPEN_ROWS = 12  # numbers/settings blocks up to this many rows are shown open
 
 _CSS = """
 :root { --fg:#1d2330; --muted:#5b6474; --bg:#fff; --line:#dfe3ea; --soft:#f5f7fa; --accent:#2457c5;
@@ -73,6 +74,8 @@ figure img { display: block; max-width: 100%; height: auto; margin: 0 auto; bord
   border-radius: 4px; }
 figcaption { font-size: .9rem; color: #364152; margin-top: .35rem; }
 details summary { cursor: pointer; color: var(--accent); }
+details.block { margin: .8rem 0; } details.block > summary { margin-bottom: .3rem; }
+table.summary th:nth-child(3), table.summary td:nth-child(3) { width: 1%; }
 .warn { color: var(--error); font-size: .9rem; }
 footer { color: var(--muted); font-size: .85rem; margin-top: 3rem; }
 @media (max-width: 640px) {
@@ -171,6 +174,17 @@ def _sources(e: Entry, titles: dict[str, str]) -> str:
     return f'<p class="src">Source: {items}</p>'
 
 
+def _count(d: dict[str, Any]) -> int:
+    return sum(1 for _ in _flatten(d))
+
+
+def _details(title: str, inner: str, rows: int) -> str:
+    """A collapsible block, open when it is short (long set-ups would bury the figures)."""
+    opened = " open" if rows <= _OPEN_ROWS else ""
+    return (f"<details class=block{opened}><summary><b>{_e(title)}</b> ({rows} values)</summary>"
+            f"{inner}</details>")
+
+
 def _claim_section(e: Entry, titles: dict[str, str]) -> str:
     parts = [f'<section class="claim" id="{_e(e.id)}"><header>'
              f"<h3>{_e(e.id)} · {_e(e.title or e.text)}</h3>{_badge(e.label)}</header>"]
@@ -178,23 +192,24 @@ def _claim_section(e: Entry, titles: dict[str, str]) -> str:
     if e.status == NOT_TESTED:
         parts.append('<p class="warn">No experiment for this claim yet: it has no verdict.</p></section>')
         return "".join(parts)
-    if e.setup:
-        parts.append("<h4>What was run</h4>" + _kv_table(e.setup, "setting"))
-    if e.numbers:
-        parts.append("<h4>Measured</h4>" + _kv_table(e.numbers, "number"))
-    for t in e.tables:
-        parts.append(_table(t))
-    if e.notes:
-        parts.append(f"<p>{_e(e.notes)}</p>")
-    for i, f in enumerate(e.figures):
-        parts.append(_figure(f, f"Figure {e.id}.{i + 1}"))
-    for w in e.warnings:
-        parts.append(f'<p class="warn">Warning: {_e(w)}</p>')
+    # The verdict first, then what shows it (figures, tables), then the raw numbers and the set-up.
     if e.rule:
         parts.append(f'<div class="verdict"><b>Rule.</b> {_e(e.rule)}')
         if e.status == "verdict":
             parts.append(f"<br><b>Verdict.</b> {_badge(e.label)} {_e(e.reason)}")
         parts.append("</div>")
+    for i, f in enumerate(e.figures):
+        parts.append(_figure(f, f"Figure {e.id}.{i + 1}"))
+    for t in e.tables:
+        parts.append(_table(t))
+    if e.notes:
+        parts.append(f"<p>{_e(e.notes)}</p>")
+    for w in e.warnings:
+        parts.append(f'<p class="warn">Warning: {_e(w)}</p>')
+    if e.numbers:
+        parts.append(_details("Measured numbers", _kv_table(e.numbers, "number"), _count(e.numbers)))
+    if e.setup:
+        parts.append(_details("What was run", _kv_table(e.setup, "setting"), _count(e.setup)))
     if e.status == ERROR:
         parts.append(f'<p class="warn">The experiment failed, so this claim has no verdict.</p>'
                      f"<details><summary>traceback</summary><pre>{_e(e.error)}</pre></details>")
