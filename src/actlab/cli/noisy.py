@@ -87,7 +87,7 @@ def noisy_cmd(
     except ValueError as e:
         fail(str(e))
     if plot is not None:
-        path = demo.plot(plot, digits=digits, counting=counting, counting_scale=every)
+        path = demo.plot(plot, digits=digits, counting=counting, counting_scale=every, digits_bias=bias)
         if not as_json:
             typer.echo(f"wrote {path}")
     if as_json:
