@@ -92,7 +92,7 @@ def measure(ctx: Context) -> Evidence:
     depths = ctx.pick((3, 12), (3, 12), (2, 4))
     width = ctx.pick(64, 64, 16)
     epochs = ctx.pick(4, 10, 1)
-    seeds = ctx.seeds(3, 6, 2)
+    seeds = ctx.seeds(3, 5, 2)
     configs = [TrialConfig(dataset="digits", act="relu", depth=d, width=width, init=i, optimizer="momentum",
                            lr=lr, epochs=epochs, seed=s)
                for d in depths for i in INITS for lr in LRS for s in seeds]
