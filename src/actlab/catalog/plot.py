@@ -205,7 +205,7 @@ class _View:
 
 
 def curves(entry: str | Mapping[str, Any] | nn.Module, x_range: tuple[float, float] = (-5.0, 5.0),
-           n: int = 2001, samples: int = 200, seed: int = 0) -> Curves:
+           n: int = 2001, samples: int = 1000, seed: int = 0) -> Curves:
     """Evaluate one entry for plotting: f and f' per piece between kinks, kink values, and the
     noise band of stochastic entries (see the module docstring)."""
     lo, hi = _check_range(x_range)
@@ -381,7 +381,7 @@ def plot_activations(
     n: int = 2001,
     *,
     columns: int = 1,
-    samples: int = 200,
+    samples: int = 1000,
     seed: int = 0,
     title: str | None = None,
     legend: bool = True,

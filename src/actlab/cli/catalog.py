@@ -343,7 +343,7 @@ def plot_cmd(
                    ] = "png",
     points: Annotated[int, typer.Option(help="Grid points across the range.")] = 2001,
     samples: Annotated[int, typer.Option(
-        help="Train-mode draws per x for the noise band of stochastic entries.")] = 200,
+        help="Train-mode draws per x for the noise band of stochastic entries.")] = 1000,
     seed: Annotated[int, typer.Option(help="Seed of those draws.")] = 0,
 ) -> None:
     """Plot activations and their closed-form derivatives, side by side, one row each.
