@@ -97,8 +97,8 @@ def measure(ctx: Context) -> Evidence:
     per: dict[str, Any] = {}
     for label, d, lr in SETTINGS:
         a0, a1 = acc[(d, lr, 0.0)], acc[(d, lr, 0.1)]
-        per[label] = {"bias_0": {"acc": a0, "mean": float(np.mean(a0)), "std": float(np.std(a0))},
-                      "bias_0.1": {"acc": a1, "mean": float(np.mean(a1)), "std": float(np.std(a1))},
+        per[label] = {"bias_0": {"acc": a0, "mean": float(np.mean(a0)), "std": float(np.std(a0, ddof=1))},
+                      "bias_0.1": {"acc": a1, "mean": float(np.mean(a1)), "std": float(np.std(a1, ddof=1))},
                       "diff": compare(a1, a0, MARGIN),
                       "active_at_init": {str(b): _active_at_init(TrialConfig(
                           dataset="digits", act="relu", depth=d, width=width, init="kaiming_normal",

@@ -101,7 +101,7 @@ def measure(ctx: Context) -> Evidence:
                 lr = max(LRS, key=lambda x, st=st: float(np.mean(acc[(ds, a, st, x)])))
                 v = acc[(ds, a, st, lr)]
                 best["standardised" if st else "raw"] = {
-                    "lr": lr, "acc": v, "mean": float(np.mean(v)), "std": float(np.std(v)),
+                    "lr": lr, "acc": v, "mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)),
                     "by_lr": {str(x): float(np.mean(acc[(ds, a, st, x)])) for x in LRS}}
             diff = compare(best["standardised"]["acc"], best["raw"]["acc"], MARGIN)
             per[f"{ds} / {a}"] = {**best, "diff": diff}

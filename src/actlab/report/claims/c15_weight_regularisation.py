@@ -140,7 +140,7 @@ def measure(ctx: Context) -> Evidence:
     bars = (("zero_activations", "exactly-0 activations"), ("test_acc", "test accuracy"))
     for k, (key, lab) in enumerate(bars):
         m = [summary[n][key] for n in names]
-        sd = [float(np.std(runs[n][key])) for n in names]
+        sd = [float(np.std(runs[n][key], ddof=1)) for n in names]
         b.bar(x + (k - 0.5) * 0.38, m, 0.38, yerr=sd, capsize=3, label=lab, color=f"C{k + 3}")
     for xi, n in zip(x, names):
         b.annotate(f"max act\n{summary[n]['max_activation']:.1f}", (xi, 0.05), ha="center", fontsize=7)

@@ -85,7 +85,7 @@ def measure(ctx: Context) -> Evidence:
         for a in ACTS:
             lr = max(LRS, key=lambda x, a=a: float(np.mean(acc[(ds, d, a, x)])))
             v = acc[(ds, d, a, lr)]
-            best[a] = {"lr": lr, "acc": v, "mean": float(np.mean(v)), "std": float(np.std(v))}
+            best[a] = {"lr": lr, "acc": v, "mean": float(np.mean(v)), "std": float(np.std(v, ddof=1))}
         per[label] = {**best, **{f"{v}_minus_relu": compare(best[v]["acc"], best["relu"]["acc"], MARGIN)
                                  for v in VARIANTS}}
     numbers = {"settings": [s[0] for s in SETTINGS], "variants": list(VARIANTS), "per_setting": per,
