@@ -347,9 +347,9 @@ def plot(path: str | Path, digits: dict[str, Curves] | None = None,
     nan_fn = FUNCTIONAL["nan_hard_tanh"]
     z95 = 1.6448536269514722  # the 95% quantile of N(0, 1); phi is affine in xi, so these are exact
     with torch.no_grad():
-        for c, color in ((5.0, "tab:orange"), (0.5, "tab:blue")):
+        for c, color, alpha in ((5.0, "tab:orange", 0.3), (0.5, "tab:blue", 0.7)):
             lo, hi = (nan_fn(x, c=c, training=True, xi=torch.full_like(x, q)) for q in (-z95, z95))
-            ax.fill_between(x, torch.minimum(lo, hi), torch.maximum(lo, hi), color=color, alpha=0.3,
+            ax.fill_between(x, torch.minimum(lo, hi), torch.maximum(lo, hi), color=color, alpha=alpha,
                             lw=0, label=f"train, 5-95% of xi ~ N(0, 1), c = {c:g}")
         ax.plot(x, nan_fn(x), color="k", lw=1.5, label="eval (xi -> E[xi] = 0)")
     ax.set(title="nan_hard_tanh (alpha 1.15, p = 1, normal noise)", xlabel="x", ylabel="phi(x)")
