@@ -187,3 +187,20 @@ def test_python_dash_m():
     r = subprocess.run([sys.executable, "-m", "actlab", "show", "relux"], capture_output=True, text=True,
                        timeout=120, env=env)
     assert r.returncode == 2 and r.stderr.startswith("actlab: error: unknown activation")
+
+
+def test_user_entry_listed_and_shown(runner, tmp_path):
+    actlab.register("square_plus_cli", lambda x: 0.5 * (x + torch.sqrt(x * x + 4)), monotonic=True)
+    try:
+        out = _ok(runner.invoke(app, ["list"], env=WIDE))
+        row = next(line.split() for line in out.splitlines() if line.strip().startswith("square_plus_cli"))
+        assert row[1] == "(user)" and row[2:4] == ["(0,", "inf)*"]  # measured: starred
+        assert row[8] == "yes"  # monotonic was declared: no star
+        assert "measured numerically" in out
+        out = _ok(runner.invoke(app, ["show", "square_plus_cli"], env=WIDE))
+        assert "[user-registered]" in out and "(0, inf)*" in out
+        _ok(runner.invoke(app, ["plot", "square_plus_cli", "--points", "101", "--out",
+                                str(tmp_path / "sp.png")]))
+        assert (tmp_path / "sp.png").exists()
+    finally:
+        actlab.unregister("square_plus_cli")

@@ -120,6 +120,13 @@ def _yes(flag: bool, no: str = "-") -> str:
     return "yes" if flag else no
 
 
+def _plain(text: str) -> Any:
+    """A table cell shown as is: brackets in names, ranges or docs are not Rich markup."""
+    from rich.text import Text
+
+    return Text(text)
+
+
 def _console() -> Any:
     from rich.console import Console
 
@@ -217,7 +224,7 @@ def list_cmd(
     for col, kw, _ in columns:
         t.add_column(col, **kw)
     for s, p in rows:
-        t.add_row(*(cell(s, p) for _, _, cell in columns))
+        t.add_row(*(_plain(cell(s, p)) for _, _, cell in columns))
     con.print(t)
     if any(p.measured for _, p in rows):
         con.print("* measured numerically (user-registered entry, property not declared)")
@@ -274,17 +281,21 @@ def show_cmd(
     from rich.table import Table
 
     con = _console()
-    con.print(f"[bold]{s.name}[/bold]" + (f"  (aliases: {', '.join(s.aliases)})" if s.aliases else "")
-              + ("  [user-registered]" if s.user else ""))
+    from rich.markup import escape
+
+    con.print(f"[bold]{escape(s.name)}[/bold]"
+              + escape((f"  (aliases: {', '.join(s.aliases)})" if s.aliases else "")
+                       + ("  [user-registered]" if s.user else "")))
     if s.doc:
-        con.print(s.doc, highlight=False)
+        con.print(s.doc, highlight=False, markup=False)
     con.print(f"formula (LaTeX): {s.formula or '-'}", highlight=False, markup=False)
     if s.params:
         t = Table(title="parameters", title_justify="left")
         for col in ("name", "default", "value shown", "valid", "meaning"):
             t.add_column(col)
         for q in s.params:
-            t.add_row(q.name, repr(q.default), repr(resolved[q.name]), q.range_text(), q.doc)
+            t.add_row(*map(_plain, (q.name, repr(q.default), repr(resolved[q.name]), q.range_text(),
+                                    q.doc)))
         con.print(t)
     else:
         con.print("parameters: none")
@@ -309,14 +320,14 @@ def show_cmd(
         ("elementwise", _yes(p.elementwise, "no (mixes features)"), "elementwise"),
     ]
     for label, value, field in rows:
-        t.add_row(label, value + _star(p, field))
+        t.add_row(label, _plain(value + _star(p, field)))
     note = _kink_note(s, resolved, p.kinks) if p.elementwise else None
     if note:
-        t.add_row("f' at kinks", note)
-    t.add_row("PyTorch equivalent", s.torch_equivalent or "none")
-    t.add_row("paper / source", s.reference or "-")
+        t.add_row("f' at kinks", _plain(note))
+    t.add_row("PyTorch equivalent", _plain(s.torch_equivalent or "none"))
+    t.add_row("paper / source", _plain(s.reference or "-"))
     call = ", ".join([repr(s.name)] + [f"{k}={v!r}" for k, v in resolved.items()])
-    t.add_row("module", f"actlab.get({call})")
+    t.add_row("module", _plain(f"actlab.get({call})"))
     con.print(t)
     if p.measured:
         con.print("* measured numerically (user-registered entry, property not declared)")
