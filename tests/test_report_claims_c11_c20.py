@@ -254,13 +254,14 @@ def test_c11_unit_masks_exact() -> None:
     assert dead.tolist() == [False, False, False] and off.tolist() == [True, False, False]
 
 
-def test_c11_train_keep_model_matches_run_trial() -> None:
-    """The claim's training loop reproduces the sweep engine's run_trial (same test accuracy)."""
+def test_train_keep_model_matches_run_trial() -> None:
+    """The claims' training loop (C11, C15) reproduces the sweep engine's run_trial (same test accuracy)."""
+    from actlab.report.claims._training import train_keep_model
     from actlab.sweep import TrialConfig, run_trial
     from actlab.sweep.trial import evaluate
 
     c = TrialConfig(dataset="digits", width=16, depth=2, epochs=2, lr=0.3, seed=3)
-    model, ds, ok = c11.train_keep_model(c)
+    model, ds, ok = train_keep_model(c)
     assert ok
     assert evaluate(model, ds.x_test, ds.y_test)[1] == pytest.approx(run_trial(c).final["test_acc"], abs=1e-6)
 

@@ -8,7 +8,7 @@ such as an L1 or L2 vector norm. This is good both for improving the sparse repr
 Measured on ReLU MLPs (2 hidden layers of 64, PyTorch default init) on digits, SGD with momentum 0.9 at
 lr 0.05, trained with no penalty, with L2 weight decay 0.01 (``TrialConfig.weight_decay``) and with an L1
 penalty of 0.001 times the sum of absolute weights (``TrialConfig.l1``), several seeds; the trainings run
-the sweep engine's own pieces (:func:`actlab.report.claims.c11_dead_relu.train_keep_model`, identical to
+the sweep engine's own pieces (:func:`actlab.report.claims._training.train_keep_model`, identical to
 ``run_trial``) because the sparsity needs the trained weights and activations, which the store does not
 keep. Parts, each penalty vs none, paired over seeds:
 
@@ -41,7 +41,7 @@ from actlab.report.claim import (
     Table,
     Verdict,
 )
-from actlab.report.claims.c11_dead_relu import train_keep_model
+from actlab.report.claims._training import train_keep_model
 from actlab.sweep import TrialConfig
 
 PENALTIES = {"none": {}, "L2 0.01": {"weight_decay": 0.01}, "L1 0.001": {"l1": 0.001}}
