@@ -163,8 +163,11 @@ class Properties:
         return f"{lb}{_num(lo)}, {_num(hi)}{rb}"
 
     def fixed_points_text(self) -> str:
+        # An infinite end is open: relu's fixed points are [0, inf), not [0, inf].
         parts = [
-            _num(a) if a == b else f"[{_num(a)}, {_num(b)}]" for a, b in self.fixed_points
+            _num(a) if a == b
+            else f"{'(' if math.isinf(a) else '['}{_num(a)}, {_num(b)}{')' if math.isinf(b) else ']'}"
+            for a, b in self.fixed_points
         ]
         return ", ".join(parts) if parts else "none"
 
