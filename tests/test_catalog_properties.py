@@ -386,3 +386,9 @@ def test_scalar_slice():
     torch.testing.assert_close(mo(x), torch.relu(x))
     # at the tie t = 0 the gradient goes to the first piece (torch.max's index), so 1
     assert torch.equal(autograd_grad(mo, x), (x >= 0).double())
+
+
+@pytest.mark.parametrize("name, text", [("relu", "[0, inf)"), ("hard_tanh", "[-1, 1]"),
+                                        ("identity", "(-inf, inf)"), ("tanh", "0")])
+def test_fixed_points_text_writes_infinite_ends_open(name: str, text: str) -> None:
+    assert actlab.spec(name).properties().fixed_points_text() == text
