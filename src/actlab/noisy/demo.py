@@ -71,8 +71,6 @@ COUNTING_VARIANTS: dict[str, dict[str, Any]] = {
                    "anneal": {"kind": "linear", "start": 1.0, "end": 0.0}},
 }
 
-TASKS = ("digits", "counting")
-
 
 @dataclass
 class Curves:
