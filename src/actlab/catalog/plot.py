@@ -34,7 +34,6 @@ from __future__ import annotations
 import itertools
 import math
 import os
-import tempfile
 import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from actlab._io import atomic_write
 from actlab.catalog.registry import get, spec
 from actlab.catalog.spec import Properties, Spec
 
@@ -475,36 +475,23 @@ def _head(c: Curves, chars: int) -> str:
     return "\n".join(textwrap.wrap(short, chars, max_lines=room, placeholder=" ...") + view)
 
 
-def save_figure(fig: Any, path: str | os.PathLike[str], dpi: float = 110) -> Path:
-    """Write ``fig`` as PNG, SVG or PDF (chosen by the suffix), atomically: a temporary file in
-    the same directory, then ``os.replace``, so a reader never sees half a file. Creates missing
-    parent directories. Returns the path."""
+def save_figure(fig: Any, path: str | os.PathLike[str], dpi: float = 110, **savefig_kwargs: Any) -> Path:
+    """Write ``fig`` as PNG, SVG or PDF (chosen by the suffix), atomically (:func:`actlab._io.atomic_write`:
+    a reader never sees half a file). Creates missing parent directories; extra keyword arguments go
+    to ``Figure.savefig`` (e.g. ``bbox_inches="tight"``). Returns the path."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise ValueError(f"cannot write {str(path)!r}: unknown suffix {path.suffix or '(none)'!r}; "
                          f"valid: {', '.join(FORMATS)}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
-    try:
-        from matplotlib import rc_context
+    from matplotlib import rc_context
 
+    def write(fh: Any) -> None:
         # a fixed salt for SVG element ids: the same figure gives the same bytes
-        with os.fdopen(fd, "wb") as fh, rc_context({"svg.hashsalt": "actlab"}):
-            fig.savefig(fh, format=suffix[1:], dpi=dpi, metadata=_metadata(suffix))
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a figure is an ordinary file
-        os.replace(tmp, path)
-    except BaseException:
-        with _suppress():
-            os.unlink(tmp)
-        raise
-    return path
+        with rc_context({"svg.hashsalt": "actlab"}):
+            fig.savefig(fh, format=suffix[1:], dpi=dpi, metadata=_metadata(suffix), **savefig_kwargs)
 
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+    return atomic_write(path, write)
 
 
 def _metadata(suffix: str) -> dict[str, Any] | None:
@@ -514,11 +501,3 @@ def _metadata(suffix: str) -> dict[str, Any] | None:
     if suffix == ".pdf":
         return {"CreationDate": None}
     return None
-
-
-class _suppress:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> bool:
-        return exc[0] is not None and issubclass(exc[0], OSError)  # type: ignore[arg-type]

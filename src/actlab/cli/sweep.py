@@ -206,6 +206,7 @@ def plot(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from actlab.catalog.plot import save_figure
     from actlab.sweep.analysis import plot_lines
 
     grid, path, hashes = _source(source, store, out)
@@ -214,8 +215,7 @@ def plot(
     df = _frame(path, hashes)
     ax = plot_lines(df, x, y, hue, _where(where), logx=logx)
     ax.set_title(grid.name if grid else Path(path).stem)
-    output.parent.mkdir(parents=True, exist_ok=True)
     ax.figure.tight_layout()
-    ax.figure.savefig(output, dpi=130)
+    save_figure(ax.figure, output, dpi=130)
     plt.close(ax.figure)
     typer.echo(f"wrote {output}")

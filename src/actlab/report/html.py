@@ -17,9 +17,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from actlab._io import atomic_write
 from actlab.report.claim import CONFIRMED, DEPENDS, INCONCLUSIVE, REFUTED, Figure, Table
 from actlab.report.ledger import load_sources
-from actlab.report.runner import ERROR, NOT_TESTED, Entry, Report, _atomic_write
+from actlab.report.runner import ERROR, NOT_TESTED, Entry, Report
 
 __all__ = ["render_html", "write_html"]
 
@@ -288,4 +289,4 @@ def render_html(report: Report) -> str:
 
 def write_html(report: Report, path: str | Path) -> None:
     """Write :func:`render_html` to ``path`` atomically."""
-    _atomic_write(Path(path), render_html(report).encode("utf-8"))
+    atomic_write(path, render_html(report).encode("utf-8"))

@@ -35,7 +35,6 @@ import platform
 import random
 import re
 import sys
-import tempfile
 import time
 import traceback
 from collections.abc import Iterable, Sequence
@@ -43,6 +42,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from actlab._io import atomic_write
 from actlab.report.claim import VERDICTS, Claim, Context, Evidence, Figure, Table
 from actlab.report.ledger import LedgerClaim, load_ledger
 
@@ -237,22 +237,9 @@ def _strict(obj: Any) -> Any:
     return obj
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def write_json(path: Path, obj: Any) -> None:
     """Write strict JSON atomically (temp file + ``os.replace``)."""
-    _atomic_write(Path(path), (json.dumps(obj, indent=1, allow_nan=False) + "\n").encode())
+    atomic_write(Path(path), (json.dumps(obj, indent=1, allow_nan=False) + "\n").encode())
 
 
 # -- the evidence cache ---------------------------------------------------------------------------
@@ -297,12 +284,12 @@ class EvidenceCache:
         figs = []
         for i, f in enumerate(ev.figures):
             name = f"{stem}.fig{i + 1}.png"
-            _atomic_write(self.root / name, f.png)
+            atomic_write(self.root / name, f.png)
             figs.append({"file": name, "caption": f.caption, "alt": f.alt})
         d = {"numbers": ev.numbers, "setup": ev.setup, "notes": ev.notes, "measure_s": measure_s,
              "tables": [{"columns": t.columns, "rows": t.rows, "caption": t.caption} for t in ev.tables],
              "figures": figs}
-        _atomic_write(self._json(cid, mode, key), json.dumps(d, default=_json_default).encode())
+        atomic_write(self._json(cid, mode, key), json.dumps(d, default=_json_default).encode())
         for old in self.root.glob(f"{cid}.{mode}.*"):
             if not old.name.startswith(stem + "."):
                 with contextlib.suppress(OSError):
@@ -316,7 +303,7 @@ class EvidenceCache:
             return {}
 
     def save_timings(self, t: dict[str, dict[str, float]]) -> None:
-        _atomic_write(self.root / "timings.json", json.dumps(t, indent=1, sort_keys=True).encode())
+        atomic_write(self.root / "timings.json", json.dumps(t, indent=1, sort_keys=True).encode())
 
 
 # -- running --------------------------------------------------------------------------------------
@@ -570,7 +557,7 @@ def write_outputs(report: Report, out: Path, html: bool = True) -> None:
             wanted.add(name)
             p = fig_dir / name
             if not (p.exists() and p.read_bytes() == f.png):
-                _atomic_write(p, f.png)
+                atomic_write(p, f.png)
     if fig_dir.exists():
         for p in fig_dir.glob("*.png"):
             if p.name not in wanted:

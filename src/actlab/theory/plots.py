@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from actlab.catalog.plot import save_figure
 from actlab.theory.meanfield import PHASES, MeanField, PhaseDiagram
 from actlab.theory.verify import PropagationCheck, Spectrum
 
@@ -26,8 +27,7 @@ def _save(fig: Any, path: str | Path) -> Path:
     path = Path(path)
     if path.suffix.lower() not in (".png", ".pdf", ".svg"):
         raise ValueError(f"theory: cannot write {str(path)!r}; valid extensions: .png, .pdf, .svg")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=150, bbox_inches="tight")
+    save_figure(fig, path, dpi=150, bbox_inches="tight")
     _plt().close(fig)
     return path
 
