@@ -516,3 +516,13 @@ def test_shape_errors():
         noisy.nan(torch.randn(2), training=True, xi=torch.randn(3))
     with pytest.raises(TypeError, match="floating-point"):
         noisy.nan(torch.arange(3))
+
+
+def test_every_noisy_entry_has_a_functional_form_and_derivative_in_actlab_functional() -> None:
+    from actlab.noisy.entries import SPECS
+
+    x = torch.linspace(-4, 4, 41, dtype=torch.float64)
+    for s in SPECS:
+        fn, d = getattr(actlab.functional, s.name), getattr(actlab.functional, f"d_{s.name}")
+        assert torch.equal(fn(x, training=False), actlab.spec(s.name).fn(x, training=False)), s.name
+        assert d is s.derivative_fn, s.name

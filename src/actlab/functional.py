@@ -60,3 +60,16 @@ from actlab.catalog.functional import (  # noqa: F401
 )
 
 swish = silu
+
+
+def _add_noisy_forms() -> None:
+    """The noisy units of Gulcehre et al. (2016): ``nan_hard_tanh(x, training=True, ...)`` and their
+    derivatives ``d_nan_hard_tanh``, ... (one per entry of :mod:`actlab.noisy.entries`)."""
+    from actlab.noisy.entries import DERIVATIVE, FUNCTIONAL
+
+    for name, fn in FUNCTIONAL.items():
+        globals()[name] = fn
+        globals()[f"d_{name}"] = DERIVATIVE[name]
+
+
+_add_noisy_forms()
