@@ -126,8 +126,11 @@ def _annealer(model: nn.Module, cfg: dict[str, Any], steps: int, relative: bool 
 # ---------------------------------------------------------------------------------------------
 # saturated digits MLP
 # ---------------------------------------------------------------------------------------------
-def _digits_run(job: tuple[str, dict[str, Any], int, int, float, int, float]
-                ) -> tuple[str, list[float], list[float], float]:
+def digits_run(job: tuple[str, dict[str, Any], int, int, float, int, float]
+               ) -> tuple[str, list[float], list[float], float]:
+    """One run of the saturated digits MLP: ``job = (variant, cfg, seed, epochs, bias, width, lr)``
+    (``cfg`` one of :data:`DIGITS_VARIANTS`) -> (variant, test accuracy per epoch, train loss per
+    epoch, fraction of first-layer units saturated at initialisation). Used by the report's C23."""
     variant, cfg, seed, epochs, bias, width, lr = job
     from actlab import data, nets
 
@@ -185,7 +188,7 @@ def digits_demo(seeds: int = 5, epochs: int = 12, bias: float = 2.0, width: int 
     names = _check_variants(variants, DIGITS_VARIANTS, "digits")
     jobs = [(v, DIGITS_VARIANTS[v], s, epochs, float(bias), width, float(lr))
             for v in names for s in range(seeds)]
-    return _collect(_digits_run, jobs, names, workers)
+    return _collect(digits_run, jobs, names, workers)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -89,7 +89,7 @@ def _gradient_flow() -> dict[str, Any]:
 
 
 def _train(ctx: Context) -> tuple[dict[str, list[list[float]]], list[float], dict[str, Any]]:
-    from actlab.noisy.demo import _digits_run
+    from actlab.noisy.demo import digits_run
 
     seeds = ctx.seeds(3, 4, 1)
     epochs = ctx.pick(5, 10, 1)
@@ -99,7 +99,7 @@ def _train(ctx: Context) -> tuple[dict[str, list[list[float]]], list[float], dic
     try:
         for v, cfg in VARIANTS.items():
             for s in seeds:
-                _, accs, _, sat = _digits_run((v, cfg, s, epochs, BIAS, WIDTH, LR))
+                _, accs, _, sat = digits_run((v, cfg, s, epochs, BIAS, WIDTH, LR))
                 curves[v].append([float(a) for a in accs])
                 if v == "hard_tanh":
                     saturated.append(float(sat))
