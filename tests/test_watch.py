@@ -468,6 +468,10 @@ def test_torch_compile_is_refused_not_silently_wrong() -> None:
     compiled = torch.compile(model)
     with pytest.raises(WatchCompileError, match=r"torch\.compile"):
         watch(compiled)
+    # compiling a watched model: the hooks raise while dynamo traces them, before any wrong number
+    with watch(model) as mon, pytest.raises(WatchCompileError, match="Watch the eager model"):
+        compiled(torch.randn(3, 8))
+    assert mon.records == [] and _hooks(model) == 0
 
 
 def test_functional_activations_are_reported_and_modularize_makes_them_visible() -> None:
@@ -562,3 +566,17 @@ def test_cli_diagnose_bad_input_is_one_line(cli) -> None:
     assert r.exit_code == 2 and "unknown dataset 'mnist'; valid: xor" in r.output
     r = cli("--optimizer", "lbfgs", "--steps", "2")
     assert r.exit_code == 2 and "valid: sgd, momentum, adam" in r.output
+
+
+def test_tensorboard_sink_writes_or_says_how_to_install(tmp_path) -> None:
+    model = _mlp(depth=2)
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match="pip install"):
+            watch(model, tensorboard=tmp_path / "tb")
+        assert _hooks(model) == 0
+        return
+    with watch(model, tensorboard=tmp_path / "tb"):
+        _train(model, 2)
+    assert any((tmp_path / "tb").iterdir())

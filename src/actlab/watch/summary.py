@@ -60,6 +60,8 @@ class MeanFieldCheck:
     pairs: list[dict[str, Any]] = field(default_factory=list)
 
 
+#: Theory and measurement further apart than this factor are flagged as outside the mean-field regime.
+MEAN_FIELD_GAP = 3.0
 #: chi_1 within this factor of 1 is reported as near-critical (actlab's choice: a 10% change of the
 #: squared gradient per layer).
 NEAR_CRITICAL = 1.1
@@ -295,6 +297,9 @@ def render(s: Summary) -> str:
         lines.append(f"      mean field at {at}: chi_1 = {mf.chi1:.3g} per layer ({mf.phase}: "
                      f"|grad|^2 {trend} toward the input), measured |g_l|^2/|g_l+1|^2 = {meas} "
                      f"(geometric means over {n} layer pair(s); Schoenholz et al. 2017)")
+        if mf.measured is not None and abs(math.log(mf.measured / mf.chi1)) > math.log(MEAN_FIELD_GAP):
+            lines.append(f"      (theory and measurement differ by over {MEAN_FIELD_GAP:g}x: net"
+                         " outside the mean-field regime - trained or biased weights, dead units?)")
     for note in s.notes:
         lines.append(f"note  {note}")
     if s.healthy:
