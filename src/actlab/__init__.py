@@ -6,8 +6,9 @@
     ((0.6590460684074..., 0.6590460684074...),)
 """
 
-# noisy: registers nan_hard_tanh, ... (issue 3); theory: mean-field signal propagation (issue 7)
-from actlab import functional, noisy, theory
+# noisy: registers nan_hard_tanh, ... (issue 3); theory: mean-field signal propagation (issue 7);
+# watch: the training monitor, callable as ``actlab.watch(model)`` (issue 4)
+from actlab import functional, noisy, theory, watch
 from actlab.catalog import (
     Activation,
     Param,
@@ -51,4 +52,5 @@ __all__ = [
     "spec",
     "theory",
     "unregister",
+    "watch",
 ]
