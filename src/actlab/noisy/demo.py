@@ -338,6 +338,7 @@ def plot(path: str | Path, digits: dict[str, Curves] | None = None,
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from actlab.catalog.plot import save_figure
     from actlab.noisy.entries import FUNCTIONAL
 
     panels = 1 + (digits is not None) + (counting is not None)
@@ -380,9 +381,7 @@ def plot(path: str | Path, digits: dict[str, Curves] | None = None,
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
+    out = save_figure(fig, path, dpi=120)
     plt.close(fig)
     return out
 

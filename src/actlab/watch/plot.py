@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from actlab.catalog.plot import save_figure
 from actlab.watch.layers import MAIN_KINDS
 from actlab.watch.verdicts import DEAD_FRACTION, SATURATED_FRACTION
 
@@ -135,20 +135,6 @@ def plot_monitor(mon: Any, path: str | os.PathLike[str] | None = None, dpi: floa
         ax.text(0.5, 0.5, "no activation module visible", ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
     if path is not None:
-        _save(fig, path, dpi)
+        save_figure(fig, path, dpi=dpi)
     return fig
 
-
-def _save(fig: Any, path: str | os.PathLike[str], dpi: float) -> Path:
-    """Write atomically (temporary file in the same directory, then ``os.replace``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format=path.suffix[1:].lower(), dpi=dpi)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
