@@ -137,14 +137,19 @@ class _Layer:
     kind: str  # linear | bn | ln | act
     module_index: int
     params: tuple[int, ...] = ()  # indices into _Ensemble.params
+    head: bool = False  # the output Linear: stored (E, out, in), gives class-major logits (E, C, B)
 
 
 class _Ensemble:
-    """Stacked parameters of E members plus the batched forward pass.
+    """Stacked parameters of E members plus the batched forward pass and, for plain MLPs (Linear
+    layers and elementwise activations), a hand-written backward pass (:meth:`loss_and_grad`).
 
-    Shapes: Linear weight ``(E, in, out)`` (transposed, so a layer is ``baddbmm(b, h, W)``), bias
-    ``(E, 1, out)``; norm scale/shift ``(E, 1, width)``; prelu slopes ``(E, 1, P)``; swish beta
-    ``(E, 1, 1)``: every per-member value broadcasts against ``(E, B, width)`` activations."""
+    Shapes: hidden Linear weight ``(E, in, out)`` (transposed, so a layer is ``baddbmm(b, h, W)``), bias
+    ``(E, 1, out)``; the output Linear keeps nn.Linear's ``(E, C, in)`` with bias ``(E, C, 1)`` and
+    gives class-major logits ``(E, C, B) = baddbmm(b, W, h^T)``: with C = 10 classes, products with
+    a 10-wide last dimension and a softmax along it run several times slower than the same work with
+    C first. Norm scale/shift ``(E, 1, width)``; prelu slopes ``(E, 1, P)``; swish beta ``(E, 1, 1)``:
+    every per-member value broadcasts against ``(E, B, width)`` activations."""
 
     def __init__(self, configs: Sequence[TrialConfig], models: list[nn.Sequential]) -> None:
         self.configs = list(configs)
@@ -163,13 +168,18 @@ class _Ensemble:
             self.names.append(name)
             return len(self.params) - 1
 
+        last = len(models[0]) - 1
         for i, m0 in enumerate(models[0]):
             mods = [m[i] for m in models]
             if isinstance(m0, nn.Linear):
-                w = add(f"{i}.weight", [m.weight.T for m in mods], (m0.in_features, m0.out_features))
-                b = add(f"{i}.bias", [m.bias for m in mods], (1, m0.out_features))
+                if i == last:
+                    w = add(f"{i}.weight", [m.weight for m in mods], (m0.out_features, m0.in_features))
+                    b = add(f"{i}.bias", [m.bias for m in mods], (m0.out_features, 1))
+                else:
+                    w = add(f"{i}.weight", [m.weight.T for m in mods], (m0.in_features, m0.out_features))
+                    b = add(f"{i}.bias", [m.bias for m in mods], (1, m0.out_features))
                 self.weights.append(self.params[w])
-                self.layers.append(_Layer("linear", i, (w, b)))
+                self.layers.append(_Layer("linear", i, (w, b), head=i == last))
             elif isinstance(m0, (nn.BatchNorm1d, nn.LayerNorm)):
                 n = m0.weight.numel()
                 w = add(f"{i}.weight", [m.weight for m in mods], (1, n))
@@ -203,16 +213,24 @@ class _Ensemble:
             else:  # pragma: no cover - mlp() builds only these
                 raise TypeError(f"cannot ensemble a {type(m0).__name__} layer")
         assert all(p.shape[0] == E for p in self.params)
+        assert self.layers[-1].head
+        # Linear layers and elementwise activations only: the backward pass is written out by hand.
+        def elementwise(i: int) -> bool:
+            return i in self.act_slices and all(
+                mod.spec.properties(**mod.params).elementwise for _, _, mod in self.act_slices[i])
+
+        self.manual = all(layer.kind == "linear" or elementwise(layer.module_index) for layer in self.layers)
 
     def forward(self, x: torch.Tensor, train: bool) -> torch.Tensor:
-        """``x``: ``(E, B, F)`` per-member batches or ``(N, F)`` shared by all -> logits ``(E, B, C)``."""
+        """``x``: ``(E, B, F)`` per-member batches or ``(N, F)`` shared by all -> class-major logits
+        ``(E, C, B)``."""
         P = self.params
         h = x if x.dim() == 3 else x.expand(self.E, *x.shape)
         for layer in self.layers:
             i = layer.module_index
             if layer.kind == "linear":
                 w, b = (P[j] for j in layer.params)
-                h = torch.baddbmm(b, h, w)
+                h = torch.baddbmm(b, w, h.transpose(1, 2)) if layer.head else torch.baddbmm(b, h, w)
             elif layer.kind == "bn":
                 E, B, W = h.shape
                 if train and B == 1:
@@ -232,9 +250,70 @@ class _Ensemble:
                 else:  # swish-beta: x * sigmoid(beta * x)
                     h = h * torch.sigmoid(p * h)
             else:
-                runs = self.act_slices[i]
-                h = runs[0][2](h) if len(runs) == 1 else torch.cat([mod(h[a:b]) for a, b, mod in runs])
+                h = self._act(i, h)
         return h
+
+    def _act(self, i: int, z: torch.Tensor) -> torch.Tensor:
+        runs = self.act_slices[i]
+        return runs[0][2](z) if len(runs) == 1 else torch.cat([mod(z[a:b]) for a, b, mod in runs])
+
+    @torch.no_grad()
+    def loss_and_grad(self, x: torch.Tensor, y: torch.Tensor, grads: list[torch.Tensor],
+                      l1: torch.Tensor | None = None) -> torch.Tensor:
+        r"""Per-member mean cross-entropy ``(E,)`` of a batch ``x (E, B, F)``, ``y (E, B)``; the
+        gradient of its sum (+ ``l1`` ``(E, 1, 1)`` times the weights' absolute sums) is written into
+        ``grads`` (one buffer shaped like each parameter). Plain MLPs only (:attr:`manual`).
+
+        Backpropagation written out (what autograd would do, without its graph and bookkeeping), with
+        :math:`g = \partial L / \partial(\text{logits}) = (\mathrm{softmax} - \mathrm{onehot}) / B`;
+        a Linear :math:`h_{out} = h W + b` gives :math:`\partial W = h^T g`,
+        :math:`\partial b = \sum_B g`, :math:`g \leftarrow g W^T`; an activation
+        :math:`g \leftarrow g \odot f'(z)`, with the catalog's closed-form :math:`f'` (relu:
+        ``threshold_backward`` on the output, as autograd), L1: :math:`+\lambda\, \mathrm{sign}(W)`.
+        """
+        P = self.params
+        tape: list[Any] = []  # a Linear's input; an activation's (pre-activation, output)
+        h = x
+        for layer in self.layers:
+            if layer.kind == "linear":
+                tape.append(h)
+                w, b = (P[j] for j in layer.params)
+                h = torch.baddbmm(b, w, h.transpose(1, 2)) if layer.head else torch.baddbmm(b, h, w)
+            else:
+                z, h = h, self._act(layer.module_index, h)
+                tape.append((z, h))
+        E, _, B = h.shape
+        lsm = torch.log_softmax(h, 1)
+        target = y.view(E, 1, B)
+        losses = lsm.gather(1, target).view(E, B).mean(1).neg_()
+        g = lsm.exp_()
+        g.scatter_add_(1, target, torch.full((E, 1, B), -1.0, dtype=g.dtype))
+        g.mul_(1.0 / B)
+        for k in range(len(self.layers) - 1, -1, -1):
+            layer, saved = self.layers[k], tape[k]
+            if layer.kind == "linear":
+                jw, jb = layer.params
+                w = P[jw]
+                if layer.head:  # g (E, C, B)
+                    torch.bmm(g, saved, out=grads[jw])
+                    torch.sum(g, 2, keepdim=True, out=grads[jb])
+                    g = torch.bmm(g.transpose(1, 2), w) if k else g
+                else:
+                    torch.bmm(saved.transpose(1, 2), g, out=grads[jw])
+                    torch.sum(g, 1, keepdim=True, out=grads[jb])
+                    g = torch.bmm(g, w.transpose(1, 2)) if k else g
+                if l1 is not None:
+                    grads[jw].addcmul_(w.sign(), l1)
+            else:
+                z, out = saved
+                runs = self.act_slices[layer.module_index]
+                if len(runs) == 1 and runs[0][2].name == "relu":
+                    g = torch.ops.aten.threshold_backward(g, out, 0.0)
+                else:
+                    d = runs[0][2].derivative(z) if len(runs) == 1 else torch.cat(
+                        [mod.derivative(z[a:b]) for a, b, mod in runs])
+                    g = g.mul_(d)
+        return losses
 
     def l1(self) -> torch.Tensor:
         """Per-member sum of absolute Linear weights, ``(E,)``."""
@@ -271,9 +350,9 @@ class _Optimizer:
         self.t = 0
 
     @torch.no_grad()
-    def step(self) -> None:
+    def step(self, grads: list[torch.Tensor]) -> None:
         P = self.params
-        g = [p.grad for p in P]
+        g = grads
         self.t += 1
         if self.any_wd:  # L2 as torch.optim: grad + weight_decay * param
             g = torch._foreach_addcmul(g, P, self.wd)
@@ -318,9 +397,8 @@ class _Optimizer:
 
 
 def _member_ce(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy per member: logits ``(E, B, C)``, labels ``(E, B)`` -> ``(E,)``."""
-    E, B, C = logits.shape
-    return F.cross_entropy(logits.reshape(E * B, C), y.reshape(E * B), reduction="none").view(E, B).mean(1)
+    """Mean cross-entropy per member: class-major logits ``(E, C, B)``, labels ``(E, B)`` -> ``(E,)``."""
+    return F.cross_entropy(logits, y, reduction="none").mean(1)
 
 
 def _members_order(configs: Sequence[TrialConfig]) -> list[int]:
@@ -357,9 +435,16 @@ def run_ensemble(configs: Sequence[TrialConfig]) -> list[TrialResult]:
     active = torch.ones(E, dtype=torch.bool)
     wall = 0.0
 
-    # Evaluate in chunks of samples: (E, chunk, width) blocks of at most ~1M floats.
+    # Evaluate in chunks of samples: (E, chunk, width) blocks of at most ~256K floats (in cache).
     widest = max(cs[0].width * int(cs[0].act_params.get("k", 1)), ds.n_classes, ds.n_features)
-    chunk = max(1, (1 << 20) // (E * widest))
+    chunk = max(1, (1 << 18) // (E * widest))
+
+    def mark_diverged(bad: torch.Tensor, epoch: int, step: int) -> None:
+        for e in (bad & active).nonzero().flatten().tolist():
+            status[e] = "diverged"
+            extra[e] = {"diverged_epoch": epoch, "diverged_step": step}
+            steps[e] = step
+        active.logical_and_(~bad)
 
     @torch.inference_mode()
     def record(epoch: int, step: int) -> None:
@@ -368,10 +453,11 @@ def run_ensemble(configs: Sequence[TrialConfig]) -> list[TrialResult]:
             loss_sum = torch.zeros(E)
             correct = torch.zeros(E)
             for a in range(0, len(ys), chunk):
-                logits = ens.forward(xs[a:a + chunk], train=False)
-                yc = ys[a:a + chunk].expand(E, -1)
-                loss_sum += _member_ce(logits, yc) * yc.shape[1]
-                correct += (logits.argmax(2) == yc).sum(1)
+                logits = ens.forward(xs[a:a + chunk], train=False)  # (E, C, chunk)
+                yc = ys[a:a + chunk]
+                lsm = torch.log_softmax(logits, 1)
+                loss_sum -= lsm.gather(1, yc.view(1, 1, -1).expand(E, 1, -1)).sum((1, 2))
+                correct += (logits.argmax(1) == yc).sum(1)
             n_split = len(ys)
             split_metrics.append(((loss_sum / n_split).tolist(), (correct / n_split).tolist()))
         (trl, tra), (tel, tea) = split_metrics
@@ -379,43 +465,49 @@ def run_ensemble(configs: Sequence[TrialConfig]) -> list[TrialResult]:
             if status[e] != "ok":
                 continue
             epochs[e].append(epoch_record(epoch, step, wall / E, (trl[e], tra[e]), (tel[e], tea[e])))
-            if not math.isfinite(trl[e]):
-                status[e] = "diverged"
-                extra[e] = {"diverged_epoch": epoch, "diverged_step": step}
-                steps[e] = step
-                active[e] = False
+        mark_diverged(~torch.isfinite(torch.tensor(trl)), epoch, step)
         opt.freeze(~active)
 
     record(0, 0)
     step = 0
     limit = max_steps if max_steps is not None else cs[0].epochs * steps_per_epoch(n, bs)
+    manual = ens.manual
+    grads = [torch.zeros_like(p) for p in ens.params] if manual else []
+    l1_col = l1.view(E, 1, 1) if any_l1 else None
     for epoch in range(1, cs[0].epochs + 1):
         if not bool(active.any()):
             break
+        all_active = bool(active.all())
         t = time.perf_counter()
         perms = torch.stack([torch.randperm(n, generator=g_order) for _, g_order in gens])
         for i in range(0, n, bs):
-            idx = perms[:, i:i + bs]
-            logits = ens.forward(x[idx], train=True)
-            losses = _member_ce(logits, y[idx])
-            if any_l1:
-                losses = losses + l1 * ens.l1()
-            bad = active & ~torch.isfinite(losses.detach())
-            if bool(bad.any()):
-                for e in bad.nonzero().flatten().tolist():
-                    status[e] = "diverged"
-                    extra[e] = {"diverged_epoch": epoch, "diverged_step": step}
-                    steps[e] = step
-                active &= ~bad
-            for p in ens.params:
-                p.grad = None
-            losses.sum().backward()
-            if not bool(active.all()):
+            idx = perms[:, i:i + bs].reshape(-1)
+            xb = x.index_select(0, idx).view(E, -1, x.shape[1])
+            yb = y.index_select(0, idx).view(E, -1)
+            if manual:
+                losses = ens.loss_and_grad(xb, yb, grads, l1_col)
+                if any_l1:
+                    with torch.no_grad():
+                        losses = losses + l1 * ens.l1()
+            else:
+                losses = _member_ce(ens.forward(xb, train=True), yb)
+                if any_l1:
+                    losses = losses + l1 * ens.l1()
+            # one sync per step; per member only when something is not finite (frozen members are)
+            if not math.isfinite(losses.detach().sum().item()):
+                mark_diverged(~torch.isfinite(losses.detach()), epoch, step)
+                all_active = bool(active.all())
+            if not manual:
+                for p in ens.params:
+                    p.grad = None
+                losses.sum().backward()
+                grads = [p.grad for p in ens.params]
+            if not all_active:
                 with torch.no_grad():
-                    for p in ens.params:
-                        p.grad[~active] = 0.0
+                    for gr in grads:
+                        gr[~active] = 0.0
                 opt.freeze(~active)
-            opt.step()
+            opt.step(grads)
             step += 1
             if step >= limit:
                 break
