@@ -164,7 +164,7 @@ def _figure(f: Figure, label: str) -> str:
     dims = f' width="{size[0]}" height="{size[1]}"' if size else ""
     data = base64.b64encode(f.png).decode("ascii")
     return (f'<figure><img src="data:image/png;base64,{data}" alt="{_e(f.alt or f.caption)}"{dims} '
-            f'decoding="async"><figcaption><b>{_e(label)}.</b> {_e(f.caption)}</figcaption></figure>')
+            f'><figcaption><b>{_e(label)}.</b> {_e(f.caption)}</figcaption></figure>')
 
 
 def _sources(e: Entry, titles: dict[str, str]) -> str:
