@@ -21,7 +21,6 @@ below 3 points.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -38,6 +37,8 @@ from actlab.report.claim import (
     Table,
     Verdict,
 )
+from actlab.report.claims._stats import compare
+from actlab.report.claims._stats import final_accuracy as _acc
 from actlab.sweep import TrialConfig
 
 INITS = ("kaiming_normal", "xavier_normal")
@@ -45,27 +46,6 @@ LRS = (0.01, 0.05)
 MARGIN = 0.03
 #: "trains badly": Xavier's accuracy at the deepest depth is this far below He's
 BAD_GAP = 0.10
-
-
-def compare(a: list[float], b: list[float], margin: float) -> dict[str, Any]:
-    """Paired comparison of a - b (seed by seed): mean difference, its standard error, and the outcome
-    +1 (a better by >= margin and > 2 SE), -1 (worse likewise), 0 (established tie: |diff| + 2 SE <
-    margin) or None (undetermined: neither)."""
-    d = np.array(a, dtype=float) - np.array(b, dtype=float)
-    mean = float(d.mean())
-    se = float(d.std(ddof=1) / math.sqrt(d.size)) if d.size > 1 else math.inf
-    if abs(mean) >= margin and abs(mean) > 2 * se:
-        out: int | None = 1 if mean > 0 else -1
-    elif abs(mean) + 2 * se < margin:
-        out = 0
-    else:
-        out = None
-    return {"diff": mean, "se": se, "outcome": out, "n": int(d.size)}
-
-
-def _acc(r: Any) -> float:
-    """Final test accuracy; a diverged run counts as chance (0.1 on digits)."""
-    return float(r.final["test_acc"]) if r.status == "ok" and "test_acc" in r.final else 0.1
 
 
 @torch.no_grad()

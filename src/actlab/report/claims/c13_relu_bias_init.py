@@ -16,7 +16,6 @@ points. Also shown: the fraction of hidden units active on a training image at i
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -33,33 +32,14 @@ from actlab.report.claim import (
     Table,
     Verdict,
 )
+from actlab.report.claims._stats import compare
+from actlab.report.claims._stats import final_accuracy as _acc
 from actlab.sweep import TrialConfig
 
 BIASES = (0.0, 0.1)
 #: (label, depth, lr)
 SETTINGS = (("2 layers, lr 0.1", 2, 0.1), ("6 layers, lr 0.1", 6, 0.1), ("2 layers, lr 1.0", 2, 1.0))
 MARGIN = 0.02
-
-
-def compare(a: list[float], b: list[float], margin: float) -> dict[str, Any]:
-    """Paired comparison of a - b (seed by seed): mean difference, its standard error, and the outcome
-    +1 (a better by >= margin and > 2 SE), -1 (worse likewise), 0 (established tie: |diff| + 2 SE <
-    margin) or None (undetermined: neither)."""
-    d = np.array(a, dtype=float) - np.array(b, dtype=float)
-    mean = float(d.mean())
-    se = float(d.std(ddof=1) / math.sqrt(d.size)) if d.size > 1 else math.inf
-    if abs(mean) >= margin and abs(mean) > 2 * se:
-        out: int | None = 1 if mean > 0 else -1
-    elif abs(mean) + 2 * se < margin:
-        out = 0
-    else:
-        out = None
-    return {"diff": mean, "se": se, "outcome": out, "n": int(d.size)}
-
-
-def _acc(r: Any) -> float:
-    """Final test accuracy; a diverged run counts as chance (0.1 on digits)."""
-    return float(r.final["test_acc"]) if r.status == "ok" and "test_acc" in r.final else 0.1
 
 
 @torch.no_grad()

@@ -23,7 +23,6 @@ keep. Parts, each penalty vs none, paired over seeds:
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -41,6 +40,7 @@ from actlab.report.claim import (
     Table,
     Verdict,
 )
+from actlab.report.claims._stats import compare
 from actlab.report.claims._training import train_keep_model
 from actlab.sweep import TrialConfig
 
@@ -49,22 +49,6 @@ SMALL_W = 1e-3
 ACC_MARGIN = 0.01
 #: bounded / sparsity effects count when they exceed 2 SE and this relative size (10%)
 REL_EFFECT = 0.10
-
-
-def compare(a: list[float], b: list[float], margin: float) -> dict[str, Any]:
-    """Paired comparison of a - b (seed by seed): mean difference, its standard error, and the outcome
-    +1 (a larger by >= margin and > 2 SE), -1 (smaller likewise), 0 (established tie: |diff| + 2 SE <
-    margin) or None (undetermined: neither)."""
-    d = np.array(a, dtype=float) - np.array(b, dtype=float)
-    mean = float(d.mean())
-    se = float(d.std(ddof=1) / math.sqrt(d.size)) if d.size > 1 else math.inf
-    if abs(mean) >= margin and abs(mean) > 2 * se:
-        out: int | None = 1 if mean > 0 else -1
-    elif abs(mean) + 2 * se < margin:
-        out = 0
-    else:
-        out = None
-    return {"diff": mean, "se": se, "outcome": out, "n": int(d.size)}
 
 
 @torch.no_grad()
