@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from typing import Any
 
 import typer
 
@@ -28,6 +29,40 @@ def fail(message: str, code: int = 2) -> None:
     """Print a one-line error and exit non-zero."""
     typer.echo(f"actlab: error: {message}", err=True)
     raise typer.Exit(code)
+
+
+def parse_act_params(names: list[str], items: list[str] | None) -> dict[str, Any]:
+    """``--param k=v`` -> {k: v}, each value converted to the type the entries declare for ``k``
+    (int, float, bool, or one of the choices); a key no given entry has -> one-line error."""
+    import actlab
+
+    declared: dict[str, Any] = {}
+    for n in names:
+        for p in actlab.spec(n).params:
+            declared.setdefault(p.name, p)
+    out: dict[str, Any] = {}
+    for item in items or []:
+        if "=" not in item:
+            fail(f"--param {item!r} is invalid; valid: NAME=VALUE, e.g. --param negative_slope=0.2")
+        key, text = (s.strip() for s in item.split("=", 1))
+        if key not in declared:
+            valid = ", ".join(declared) or "none (these activations have no parameters)"
+            fail(f"unknown parameter {key!r} for {', '.join(names)}; valid parameters: {valid}")
+        p = declared[key]
+        value: Any = text
+        if p.kind is bool:
+            if text.lower() not in ("true", "false", "1", "0"):
+                fail(f"--param {item!r}: {key} must be true or false")
+            value = text.lower() in ("true", "1")
+        elif p.kind in (int, float) and p.choices is None:
+            try:
+                value = float(text)
+                if p.kind is int and value.is_integer():
+                    value = int(value)
+            except ValueError:
+                fail(f"--param {item!r}: {key} must be a number in {p.range_text()}")
+        out[key] = value
+    return out
 
 
 def _register_all() -> None:

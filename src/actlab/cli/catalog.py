@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from actlab.cli import fail
+from actlab.cli import fail, parse_act_params
 
 _SATURATION_KINDS = ("none", "soft", "hard")
 
@@ -44,40 +44,6 @@ def _canonical(name: str) -> str:
              "(`actlab list` shows all)")
     fail(f"unknown activation {name!r}; valid: {', '.join(actlab.names())}")
     raise AssertionError  # fail() exits
-
-
-def _parse_params(name_or_names: list[str], items: list[str] | None) -> dict[str, Any]:
-    """``--param k=v`` -> {k: v}, each value converted to the type the entries declare for ``k``
-    (int, float, bool, or one of the choices); a key no given entry has -> one-line error."""
-    import actlab
-
-    declared: dict[str, Any] = {}
-    for n in name_or_names:
-        for p in actlab.spec(n).params:
-            declared.setdefault(p.name, p)
-    out: dict[str, Any] = {}
-    for item in items or []:
-        if "=" not in item:
-            fail(f"--param {item!r} is invalid; valid: NAME=VALUE, e.g. --param negative_slope=0.2")
-        key, text = (s.strip() for s in item.split("=", 1))
-        if key not in declared:
-            valid = ", ".join(declared) or "none (these activations have no parameters)"
-            fail(f"unknown parameter {key!r} for {', '.join(name_or_names)}; valid parameters: {valid}")
-        p = declared[key]
-        value: Any = text
-        if p.kind is bool:
-            if text.lower() not in ("true", "false", "1", "0"):
-                fail(f"--param {item!r}: {key} must be true or false")
-            value = text.lower() in ("true", "1")
-        elif p.kind in (int, float) and p.choices is None:
-            try:
-                value = float(text)
-                if p.kind is int and value.is_integer():
-                    value = int(value)
-            except ValueError:
-                fail(f"--param {item!r}: {key} must be a number in {p.range_text()}")
-        out[key] = value
-    return out
 
 
 def _jsonable(obj: Any) -> Any:
@@ -266,7 +232,7 @@ def show_cmd(
     import actlab
 
     s = actlab.spec(_canonical(name))
-    params = _parse_params([s.name], param)
+    params = parse_act_params([s.name], param)
     try:
         resolved = s.resolve(params)
         p = s.properties(**params)
@@ -381,7 +347,7 @@ def plot_cmd(
     if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
         fail(f"--range {lo:g} {hi:g} is invalid; valid: two finite numbers LO < HI")
     canon = actlab.names() if all_ else [_canonical(n) for n in names]
-    params = _parse_params(canon, param) if param else {}
+    params = parse_act_params(canon, param) if param else {}
     kw = {"x_range": x_range, "n": points, "samples": samples, "seed": seed}
     try:
         if not all_:

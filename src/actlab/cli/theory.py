@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from actlab.cli import fail
+from actlab.cli import fail, parse_act_params
 
 
 def _num(v: float, digits: int = 6) -> str:
@@ -27,27 +27,6 @@ def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
         if isinstance(v, float) and not math.isfinite(v):
             v = None if math.isnan(v) else ("inf" if v > 0 else "-inf")
         out[k] = v
-    return out
-
-
-def _parse_params(items: list[str] | None) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for item in items or []:
-        if "=" not in item:
-            fail(f"--param {item!r} is invalid; valid: NAME=VALUE, e.g. --param negative_slope=0.2")
-        k, v = (s.strip() for s in item.split("=", 1))
-        val: Any = v
-        if v.lower() in ("true", "false"):
-            val = v.lower() == "true"
-        else:
-            try:
-                val = int(v)
-            except ValueError:
-                try:
-                    val = float(v)
-                except ValueError:
-                    val = v
-        out[k] = val
     return out
 
 
@@ -171,7 +150,7 @@ def register(app: typer.Typer) -> None:
         from actlab import theory
 
         acts = acts or []
-        params = _parse_params(param)
+        params = parse_act_params(acts, param)
         if depth < 1 or width < 1:
             fail("--depth and --width must be >= 1")
         if isometry:

@@ -5,28 +5,11 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from actlab.cli import fail
-
-
-def _parse_params(items: list[str] | None) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for item in items or []:
-        if "=" not in item:
-            fail(f"--param {item!r} is invalid; valid: NAME=VALUE, e.g. --param negative_slope=0.2")
-        k, v = (s.strip() for s in item.split("=", 1))
-        val: Any = v
-        for conv in (int, float):
-            try:
-                val = conv(v)
-                break
-            except ValueError:
-                continue
-        out[k] = val
-    return out
+from actlab.cli import fail, parse_act_params
 
 
 def register(app: typer.Typer) -> None:
@@ -64,7 +47,8 @@ def register(app: typer.Typer) -> None:
         try:
             r = diagnose_mlp(act=act, depth=depth, width=width, init=init, gain=gain, lr=lr, steps=steps,
                              dataset=dataset, batch_size=batch_size, optimizer=optimizer, seed=seed,
-                             every=every, window=window, act_params=_parse_params(param), jsonl=jsonl)
+                             every=every, window=window, act_params=parse_act_params([act], param),
+                             jsonl=jsonl)
         except (ValueError, TypeError, KeyError) as e:
             fail(str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e))
             return
