@@ -106,6 +106,12 @@ def _norm(t: Tensor) -> Tensor:
     return torch.linalg.vector_norm(t, dtype=torch.float32)
 
 
+def _count_nonzero(t: Tensor) -> Tensor:
+    """``torch.count_nonzero(t)`` (NaN counts as non-zero), 2-3x cheaper on the CPU in place: a cast to
+    bool and an integer sum."""
+    return t.bool().sum()
+
+
 def _rows(t: Tensor, k: int | None) -> Tensor:
     """The first samples (dim 0) holding at most about ``k`` elements (a contiguous view, no copy):
     keeps every unit and the shape, which channel-wise derivatives (per-channel PReLU) need.
@@ -410,7 +416,7 @@ class Monitor:
             meta += ((idx, "min", 0), (idx, "max", 0))
         ys = _rows(y, self.sample)  # its rows were just read by amax: still in cache
         n = ys.numel()
-        vals += (_sum(ys), _norm(ys), torch.count_nonzero(ys))
+        vals += (_sum(ys), _norm(ys), _count_nonzero(ys))
         meta += ((idx, "sum", n), (idx, "sq", n), (idx, "nz", n))
 
     def _saturation(self, buf: _Buffer, idx: int, x: Tensor) -> None:
@@ -427,7 +433,7 @@ class Monitor:
             return
         if not act.monotonic:
             d = d.abs()
-        buf.vals.append(torch.count_nonzero(d < act.threshold))
+        buf.vals.append((d < act.threshold).sum())
         buf.meta.append((idx, "sat", xs.numel()))
 
     def _grad_hook(self, buf: _Buffer, idx: int) -> Callable[[Tensor], None]:
