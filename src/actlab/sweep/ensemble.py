@@ -142,7 +142,7 @@ class _Layer:
 
 class _Ensemble:
     """Stacked parameters of E members plus the batched forward pass and, for plain MLPs (Linear
-    layers and elementwise activations), a hand-written backward pass (:meth:`loss_and_grad`).
+    layers and elementwise activations), a hand-written backward pass (:meth:`backward`).
 
     Shapes: hidden Linear weight ``(E, in, out)`` (transposed, so a layer is ``baddbmm(b, h, W)``), bias
     ``(E, 1, out)``; the output Linear keeps nn.Linear's ``(E, C, in)`` with bias ``(E, C, 1)`` and
@@ -255,24 +255,17 @@ class _Ensemble:
 
     def _act(self, i: int, z: torch.Tensor) -> torch.Tensor:
         runs = self.act_slices[i]
+        if len(runs) == 1 and runs[0][2].name == "relu" and not torch.is_grad_enabled():
+            return torch.relu_(z)  # z is a fresh layer output, needed by nobody else
         return runs[0][2](z) if len(runs) == 1 else torch.cat([mod(z[a:b]) for a, b, mod in runs])
 
     @torch.no_grad()
-    def loss_and_grad(self, x: torch.Tensor, y: torch.Tensor, grads: list[torch.Tensor],
-                      l1: torch.Tensor | None = None) -> torch.Tensor:
-        r"""Per-member mean cross-entropy ``(E,)`` of a batch ``x (E, B, F)``, ``y (E, B)``; the
-        gradient of its sum (+ ``l1`` ``(E, 1, 1)`` times the weights' absolute sums) is written into
-        ``grads`` (one buffer shaped like each parameter). Plain MLPs only (:attr:`manual`).
-
-        Backpropagation written out (what autograd would do, without its graph and bookkeeping), with
-        :math:`g = \partial L / \partial(\text{logits}) = (\mathrm{softmax} - \mathrm{onehot}) / B`;
-        a Linear :math:`h_{out} = h W + b` gives :math:`\partial W = h^T g`,
-        :math:`\partial b = \sum_B g`, :math:`g \leftarrow g W^T`; an activation
-        :math:`g \leftarrow g \odot f'(z)`, with the catalog's closed-form :math:`f'` (relu:
-        ``threshold_backward`` on the output, as autograd), L1: :math:`+\lambda\, \mathrm{sign}(W)`.
-        """
+    def forward_tape(self, x: torch.Tensor) -> tuple[torch.Tensor, list[Any]]:
+        """Training forward pass of a plain MLP (:attr:`manual`) for :meth:`backward`: class-major
+        logits ``(E, C, B)`` and what the backward pass needs (a Linear's input; an activation's
+        pre-activation - none for relu, whose derivative comes from its output - and output)."""
         P = self.params
-        tape: list[Any] = []  # a Linear's input; an activation's (pre-activation, output)
+        tape: list[Any] = []
         h = x
         for layer in self.layers:
             if layer.kind == "linear":
@@ -280,40 +273,74 @@ class _Ensemble:
                 w, b = (P[j] for j in layer.params)
                 h = torch.baddbmm(b, w, h.transpose(1, 2)) if layer.head else torch.baddbmm(b, h, w)
             else:
+                runs = self.act_slices[layer.module_index]
                 z, h = h, self._act(layer.module_index, h)
-                tape.append((z, h))
-        E, _, B = h.shape
-        lsm = torch.log_softmax(h, 1)
-        target = y.view(E, 1, B)
-        losses = lsm.gather(1, target).view(E, B).mean(1).neg_()
-        g = lsm.exp_()
-        g.scatter_add_(1, target, torch.full((E, 1, B), -1.0, dtype=g.dtype))
-        g.mul_(1.0 / B)
+                tape.append((None if runs[0][2].name == "relu" and len(runs) == 1 else z, h))
+        return h, tape
+
+    @torch.no_grad()
+    def backward(self, tape: list[Any], g: torch.Tensor, grads: list[torch.Tensor],
+                 l1: torch.Tensor | None = None, sgd: tuple[torch.Tensor, torch.Tensor | None] | None = None
+                 ) -> None:
+        r"""Backpropagation written out for a plain MLP (what autograd does, without its graph and
+        bookkeeping). ``g``: the gradient of the loss sum with respect to the class-major logits; a
+        Linear :math:`h_{out} = h W + b` gives :math:`\partial W = h^T g`, :math:`\partial b =
+        \sum_B g`, :math:`g \leftarrow g W^T`; an activation :math:`g \leftarrow g \odot f'(z)` with
+        the catalog's closed-form :math:`f'` (relu: ``threshold_backward`` on the output, as
+        autograd); L1 (``l1``: ``(E, 1, 1)``) adds :math:`\lambda\, \mathrm{sign}(W)`.
+
+        Gradients go into ``grads`` (one buffer per parameter), or with ``sgd = (lr, wd)`` (``(E, 1,
+        1)`` columns; ``g`` already multiplied by ``lr``) plain SGD is applied in place as it goes,
+        :math:`W \leftarrow W (1 - \eta\lambda_2) - \eta \lambda_1 \mathrm{sign}(W) - h^T (\eta g)`
+        (torch.optim.SGD's step: L2 weight decay added to the gradient), the update fused into the
+        gradient's batched matmul, after ``g W^T`` has used the old weights.
+        """
+        P = self.params
+        thr = torch.ops.aten.threshold_backward
         for k in range(len(self.layers) - 1, -1, -1):
             layer, saved = self.layers[k], tape[k]
-            if layer.kind == "linear":
-                jw, jb = layer.params
-                w = P[jw]
-                if layer.head:  # g (E, C, B)
-                    torch.bmm(g, saved, out=grads[jw])
-                    torch.sum(g, 2, keepdim=True, out=grads[jb])
-                    g = torch.bmm(g.transpose(1, 2), w) if k else g
-                else:
-                    torch.bmm(saved.transpose(1, 2), g, out=grads[jw])
-                    torch.sum(g, 1, keepdim=True, out=grads[jb])
-                    g = torch.bmm(g, w.transpose(1, 2)) if k else g
-                if l1 is not None:
-                    grads[jw].addcmul_(w.sign(), l1)
-            else:
+            if layer.kind != "linear":
                 z, out = saved
-                runs = self.act_slices[layer.module_index]
-                if len(runs) == 1 and runs[0][2].name == "relu":
-                    g = torch.ops.aten.threshold_backward(g, out, 0.0)
+                if z is None:  # relu, in place: g is a fresh matmul output
+                    g = thr.grad_input(g, out, 0.0, grad_input=g)
                 else:
+                    runs = self.act_slices[layer.module_index]
                     d = runs[0][2].derivative(z) if len(runs) == 1 else torch.cat(
                         [mod.derivative(z[a:b]) for a, b, mod in runs])
                     g = g.mul_(d)
-        return losses
+                continue
+            jw, jb = layer.params
+            w, b = P[jw], P[jb]
+            # h^T g for the weight, sum over the batch for the bias, g W^T for the layer below
+            if layer.head:  # g (E, C, B), W (E, C, in)
+                h_t, g_w, sum_dim = saved, g, 2
+                g_below = torch.bmm(g.transpose(1, 2), w) if k else g
+            else:
+                h_t, g_w, sum_dim = saved.transpose(1, 2), g, 1
+                g_below = torch.bmm(g, w.transpose(1, 2)) if k else g
+            if sgd is None:
+                if layer.head:
+                    torch.bmm(g_w, h_t, out=grads[jw])
+                else:
+                    torch.bmm(h_t, g_w, out=grads[jw])
+                torch.sum(g, sum_dim, keepdim=True, out=grads[jb])
+                if l1 is not None:
+                    grads[jw].addcmul_(w.sign(), l1)
+            else:
+                lr, wd = sgd
+                sign = w.sign() if l1 is not None else None
+                if wd is not None:
+                    decay = torch.addcmul(torch.ones_like(lr), lr, wd, value=-1.0)
+                    w.mul_(decay)
+                    b.mul_(decay)
+                if sign is not None:
+                    w.addcmul_(sign, lr * l1, value=-1.0)
+                if layer.head:
+                    w.baddbmm_(g_w, h_t, alpha=-1.0)
+                else:
+                    w.baddbmm_(h_t, g_w, alpha=-1.0)
+                b.sub_(g.sum(sum_dim, keepdim=True))
+            g = g_below
 
     def l1(self) -> torch.Tensor:
         """Per-member sum of absolute Linear weights, ``(E,)``."""
@@ -340,7 +367,10 @@ class _Optimizer:
 
         self.kind = configs[0].optimizer
         self.params = params
-        self.lr = torch.tensor([c.lr for c in configs], dtype=params[0].dtype)
+        self.lr = torch.tensor([c.lr for c in configs], dtype=params[0].dtype).view(-1, 1, 1)
+        #: plain SGD's update is fused into the hand-written backward pass: (lr, wd) columns
+        self.sgd = (self.lr, torch.tensor([c.weight_decay for c in configs], dtype=params[0].dtype).view(
+            -1, 1, 1) if any(c.weight_decay for c in configs) else None)
         self.neg_lr = cols([-c.lr for c in configs])
         self.wd = cols([c.weight_decay for c in configs])
         self.any_wd = any(c.weight_decay for c in configs)
@@ -388,6 +418,7 @@ class _Optimizer:
     @torch.no_grad()
     def freeze(self, members: torch.Tensor) -> None:
         """Stop members (a bool mask): zero their parameters, state and learning rate."""
+        self.lr[members] = 0.0
         for p, lr in zip(self.params, self.neg_lr):
             p[members] = 0.0
             lr[members] = 0.0
@@ -483,7 +514,8 @@ def run_ensemble(configs: Sequence[TrialConfig]) -> list[TrialResult]:
     step = 0
     limit = max_steps if max_steps is not None else cs[0].epochs * steps_per_epoch(n, bs)
     manual = ens.manual
-    grads = [torch.zeros_like(p) for p in ens.params] if manual else []
+    fused = manual and opt.kind == "sgd"  # the SGD step happens inside the backward pass
+    grads = [torch.zeros_like(p) for p in ens.params] if manual and not fused else []
     l1_col = l1.view(E, 1, 1) if any_l1 else None
     for epoch in range(1, cs[0].epochs + 1):
         if not bool(active.any()):
@@ -496,10 +528,14 @@ def run_ensemble(configs: Sequence[TrialConfig]) -> list[TrialResult]:
             xb = x.index_select(0, idx).view(E, -1, x.shape[1])
             yb = y.index_select(0, idx).view(E, -1)
             if manual:
-                losses = ens.loss_and_grad(xb, yb, grads, l1_col)
-                if any_l1:
-                    with torch.no_grad():
-                        losses = losses + l1 * ens.l1()
+                logits, tape = ens.forward_tape(xb)
+                B = yb.shape[1]
+                target = yb.view(E, 1, B)
+                with torch.no_grad():
+                    lsm = torch.log_softmax(logits, 1)
+                    losses = lsm.gather(1, target).sum((1, 2)).mul_(-1.0 / B)  # mean CE per member
+                    if any_l1:
+                        losses += l1 * ens.l1()
             else:
                 losses = _member_ce(ens.forward(xb, train=True), yb)
                 if any_l1:
@@ -508,7 +544,14 @@ def run_ensemble(configs: Sequence[TrialConfig]) -> list[TrialResult]:
             if not math.isfinite(losses.detach().sum().item()):
                 mark_diverged(~torch.isfinite(losses.detach()), epoch, step)
                 all_active = bool(active.all())
-            if not manual:
+                opt.freeze(~active)
+            if manual:
+                with torch.no_grad():  # d(sum of mean CEs)/d logits = (softmax - onehot) / B
+                    g = lsm.exp_()
+                    g.scatter_add_(1, target, torch.full((E, 1, B), -1.0, dtype=g.dtype))
+                    g.mul_(opt.lr / B if fused else 1.0 / B)
+                ens.backward(tape, g, grads, l1_col, opt.sgd if fused else None)
+            else:
                 for p in ens.params:
                     p.grad = None
                 losses.sum().backward()
@@ -517,8 +560,9 @@ def run_ensemble(configs: Sequence[TrialConfig]) -> list[TrialResult]:
                 with torch.no_grad():
                     for gr in grads:
                         gr[~active] = 0.0
-                opt.freeze(~active)
-            opt.step(grads)
+                opt.freeze(~active)  # also undoes a fused step of a member that just diverged
+            if not fused:
+                opt.step(grads)
             step += 1
             if step >= limit:
                 break
