@@ -78,6 +78,8 @@ class _Site:
     last_alive: Any = None  # numpy, per unit: the last recorded appearance with a non-zero output
     seen: int = 0  # recorded steps in which this site ran
     track_out_grad: bool = True
+    #: ``{output shape: (reduced dims, sampled rows, sample size)}`` (derived once per shape)
+    plan: dict[Any, tuple[tuple[int, ...], int, int]] = field(default_factory=dict)
 
 
 class _Buffer:
@@ -399,25 +401,39 @@ class Monitor:
     def _forward_stats(self, buf: _Buffer, idx: int, site: _Site, y: Tensor) -> None:
         # Every element: per-unit extremes, copied to the host with the rest at step end (dead
         # units; NaN/Inf exactly). Row sample: sum and norm (mean, std), the fraction of exact zeros.
-        act = site.act
-        nonneg = act is not None and act.nonneg
+        shape = y.shape
+        plan = site.plan.get(shape)
+        if plan is None:
+            if len(site.plan) >= 64:  # shapes that change every step (sequence lengths): stay bounded
+                site.plan.clear()
+            plan = site.plan[shape] = self._plan(site, y)
+        red, rows, n = plan
         vals, meta = buf.vals, buf.meta
-        if y.dim() >= 2:
-            ud = site.unit_dim % y.dim()
-            red = tuple(d for d in range(y.dim()) if d != ud)
+        if red:
             vals.append(y.amax(dim=red))
-            meta.append((idx, "umax", 0))
-            if not nonneg:
+            if site.act is not None and site.act.nonneg:
+                meta.append((idx, "umax", 0))
+            else:
                 vals.append(y.amin(dim=red))
-                meta.append((idx, "umin", 0))
+                meta += ((idx, "umax", 0), (idx, "umin", 0))
         else:
             lo, hi = torch.aminmax(y)
             vals += (lo, hi)
             meta += ((idx, "min", 0), (idx, "max", 0))
-        ys = _rows(y, self.sample)  # its rows were just read by amax: still in cache
-        n = ys.numel()
+        ys = y[:rows] if rows else y  # its rows were just read by amax: still in cache
         vals += (_sum(ys), _norm(ys), _count_nonzero(ys))
         meta += ((idx, "sum", n), (idx, "sq", n), (idx, "nz", n))
+
+    def _plan(self, site: _Site, y: Tensor) -> tuple[tuple[int, ...], int, int]:
+        """For an output of this shape: the dims reduced for per-unit extremes (none for 0-d/1-d),
+        the rows of the sample (0: all, see :func:`_rows`) and its size."""
+        red: tuple[int, ...] = ()
+        if y.dim() >= 2:
+            ud = site.unit_dim % y.dim()
+            red = tuple(d for d in range(y.dim()) if d != ud)
+        ys = _rows(y, self.sample)
+        rows = ys.shape[0] if ys.dim() and ys.shape[0] < y.shape[0] else 0
+        return red, rows, ys.numel()
 
     def _saturation(self, buf: _Buffer, idx: int, x: Tensor) -> None:
         act = self._sites[idx].act
@@ -448,7 +464,7 @@ class Monitor:
             # The norm is NaN exactly when an element is NaN, but it overflows float32 to inf while
             # every element is finite (elements ~1e19). On the CPU (no device sync to pay) an inf
             # norm is checked against the elements: flag 1 = elements finite, 0 = not known finite.
-            exact = int(g.device.type == "cpu" and math.isinf(n.item()) and bool(torch.isfinite(g).all()))
+            exact = int(g.is_cpu and math.isinf(n.item()) and bool(torch.isfinite(g).all()))
             buf.vals.append(n)
             buf.meta.append((idx, "gout", exact))
 
@@ -766,9 +782,15 @@ def _extreme(a: float, b: float, low: bool) -> float:
     return min(a, b) if low else max(a, b)
 
 
+_HOST_DTYPES = (torch.float32, torch.float64)
+
+
 def _to_host(vals: list[Tensor]) -> list[Any]:
     """Concatenate the statistics and copy them to the host: one synchronisation per device.
     Per-unit vectors come back as numpy arrays, the rest as numpy scalars."""
+    if all(v.is_cpu for v in vals):  # no transfer to batch: reading each value is cheaper than a cat
+        return [(v.numpy() if v.dtype in _HOST_DTYPES else v.double().numpy()) if v.dim() else v.item()
+                for v in vals]
     by_device: dict[torch.device, list[int]] = {}
     for i, v in enumerate(vals):
         by_device.setdefault(v.device, []).append(i)
