@@ -22,9 +22,9 @@ parameter-free elementwise ones) train together:
 
 Speed (``benchmarks/bench_ensemble.py``: 32 MLPs 4x64 on digits, SGD, 20 epochs, one thread, on the
 project's 2-core machine, side by side): training is bound by the batched matmuls (64x64x64 per
-member, MKL's batched GEMM at ~60-85 GFLOP/s here), about 5x faster than 32 ``run_trial`` runs when
-evaluating only at the start and end, about 4x when evaluating both splits after every epoch (the
-evaluation's matmuls are as large in both paths).
+member, MKL's batched GEMM at ~60-85 GFLOP/s here): 4.2-5.1x faster than 32 ``run_trial`` runs
+(CPU time, several runs) when evaluating only at the start and end, 3.7-4.0x when evaluating both
+splits after every epoch (the evaluation's matmuls are as large in both paths).
 
 Each member is initialised by building its model exactly as :func:`actlab.sweep.trial.run_trial`
 does (``build_model`` with the member's init stream) and copying the parameters in, and shuffles
