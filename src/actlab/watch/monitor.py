@@ -45,6 +45,8 @@ DEFAULT_WINDOW = 20
 DEFAULT_TAU = 0.05
 #: Default row sample for the zero and saturated fractions (exact below this many elements).
 DEFAULT_SAMPLE = 16384
+#: Recorded steps brought to the host one by one but folded into records together (see _finalize).
+FOLD_BATCH = 16
 
 
 @dataclass
@@ -78,8 +80,10 @@ class _Site:
     last_alive: Any = None  # numpy, per unit: the last recorded appearance with a non-zero output
     seen: int = 0  # recorded steps in which this site ran
     track_out_grad: bool = True
-    #: ``{output shape: (reduced dims, sampled rows, sample size)}`` (derived once per shape)
-    plan: dict[Any, tuple[tuple[int, ...], int, int]] = field(default_factory=dict)
+    #: ``{(output shape, dtype): Monitor._plan(...)}`` (derived once per shape)
+    plan: dict[Any, tuple[Any, ...]] = field(default_factory=dict)
+    #: the site has a saturation measure to take (a catalog f' that is not relu's indicator)
+    sat: bool = True
 
 
 class _Buffer:
@@ -179,9 +183,12 @@ class Monitor:
         self.every, self.window, self.step_mode = every, window, step
         self.tau, self.sample = float(saturation_threshold), sample
         self.sinks = list(sinks)
-        self.records: list[dict[str, Any]] = []
-        self.nonfinite_forward: dict[str, Any] | None = None
-        self.nonfinite_backward: dict[str, Any] | None = None
+        self._records: list[dict[str, Any]] = []
+        self._nonfinite: dict[str, dict[str, Any] | None] = {"forward": None, "backward": None}
+        # Steps brought to the host but not yet folded into records: folding runs in batches of
+        # FOLD_BATCH (or whenever a result is read), where its Python and numpy work stays in cache.
+        self._unfolded: list[tuple[_Buffer, list[Any]]] = []
+        self._nrec = 0  # recorded steps brought to the host (folded or not)
         self.invisible: list[str] = []  # linear/conv layers with no visible activation after them
         self.notes: list[str] = []
         #: ``{linear layer: (sigma_w^2, sigma_b^2)}`` when watching began: fan-in * E[W^2], E[b^2]
@@ -293,8 +300,8 @@ class Monitor:
         self.steps_seen = self._t + 1
         record = self._t % self.every == 0
         if record:
-            self._buf = _Buffer(self._t, events=not self.records)
-        self._install(("steady" if self.records else "full") if record else None)
+            self._buf = _Buffer(self._t, events=not self._nrec)
+        self._install(("steady" if self._nrec else "full") if record else None)
 
     def step(self) -> None:
         """End the current step. With ``step="forward"`` (the default) the next forward of the model
@@ -360,7 +367,7 @@ class Monitor:
         self._sites.append(_Site(
             LayerInfo(name, "activation", mname, type(module).__name__, info.name, info.params,
                       after.info.name if after else None, order=self._order),
-            module, info, unit_dim))
+            module, info, unit_dim, sat=info.derivative is not None and not info.sat_is_zero))
         self._order += 1
         sites[self._current] = idx
         return idx
@@ -393,7 +400,8 @@ class Monitor:
         if buf.events is not None:
             buf.events.append(("A", idx))
         self._forward_stats(buf, idx, site, y.detach())
-        if not measured_input and args and isinstance(args[0], Tensor) and args[0].is_floating_point():
+        if site.sat and not measured_input and args and isinstance(args[0], Tensor) \
+                and args[0].is_floating_point():
             self._saturation(buf, idx, args[0])
         if y.requires_grad:
             y.register_hook(self._grad_hook(buf, idx))
@@ -401,39 +409,49 @@ class Monitor:
     def _forward_stats(self, buf: _Buffer, idx: int, site: _Site, y: Tensor) -> None:
         # Every element: per-unit extremes, copied to the host with the rest at step end (dead
         # units; NaN/Inf exactly). Row sample: sum and norm (mean, std), the fraction of exact zeros.
-        shape = y.shape
-        plan = site.plan.get(shape)
+        # The per-shape plan holds what does not change from step to step (dims, sample, meta).
+        key = (y.shape, y.dtype)
+        plan = site.plan.get(key)
         if plan is None:
             if len(site.plan) >= 64:  # shapes that change every step (sequence lengths): stay bounded
                 site.plan.clear()
-            plan = site.plan[shape] = self._plan(site, y)
-        red, rows, n = plan
-        vals, meta = buf.vals, buf.meta
-        if red:
-            vals.append(y.amax(dim=red))
-            if site.act is not None and site.act.nonneg:
-                meta.append((idx, "umax", 0))
-            else:
-                vals.append(y.amin(dim=red))
-                meta += ((idx, "umax", 0), (idx, "umin", 0))
-        else:
-            lo, hi = torch.aminmax(y)
-            vals += (lo, hi)
-            meta += ((idx, "min", 0), (idx, "max", 0))
+            plan = site.plan[key] = self._plan(idx, site, y)
+        red, rows, mode, meta = plan
         ys = y[:rows] if rows else y  # its rows were just read by amax: still in cache
-        vals += (_sum(ys), _norm(ys), _count_nonzero(ys))
-        meta += ((idx, "sum", n), (idx, "sq", n), (idx, "nz", n))
+        if mode == 0:  # float32/64, outputs never negative: the common case, no helper calls
+            buf.vals += (y.amax(dim=red), ys.sum(), torch.linalg.vector_norm(ys), ys.bool().sum())
+        elif mode == 1:  # float32/64, signed outputs
+            buf.vals += (y.amax(dim=red), y.amin(dim=red), ys.sum(), torch.linalg.vector_norm(ys),
+                         ys.bool().sum())
+        else:
+            if red:
+                buf.vals.append(y.amax(dim=red))
+                if mode == 3:
+                    buf.vals.append(y.amin(dim=red))
+            else:
+                buf.vals += torch.aminmax(y)
+            buf.vals += (_sum(ys), _norm(ys), _count_nonzero(ys))
+        buf.meta += meta
 
-    def _plan(self, site: _Site, y: Tensor) -> tuple[tuple[int, ...], int, int]:
-        """For an output of this shape: the dims reduced for per-unit extremes (none for 0-d/1-d),
-        the rows of the sample (0: all, see :func:`_rows`) and its size."""
+    def _plan(self, idx: int, site: _Site, y: Tensor) -> tuple[tuple[int, ...], int, int, tuple[Any, ...]]:
+        """For an output of this shape and dtype: the dims reduced for per-unit extremes (none for
+        0-d/1-d: overall min and max), the rows of the sample (0: all, see :func:`_rows`), the code
+        path (0/1: float32/64 without/with minima; 2/3: other dtypes or no unit dim) and the meta
+        entries the statistics produce, in order."""
         red: tuple[int, ...] = ()
         if y.dim() >= 2:
             ud = site.unit_dim % y.dim()
             red = tuple(d for d in range(y.dim()) if d != ud)
         ys = _rows(y, self.sample)
         rows = ys.shape[0] if ys.dim() and ys.shape[0] < y.shape[0] else 0
-        return red, rows, ys.numel()
+        n = ys.numel()
+        nonneg = site.act is not None and site.act.nonneg
+        if red:
+            ext: tuple[Any, ...] = ((idx, "umax", 0),) if nonneg else ((idx, "umax", 0), (idx, "umin", 0))
+        else:
+            ext = ((idx, "min", 0), (idx, "max", 0))
+        mode = (0 if nonneg else 1) if red and y.dtype in _HOST_DTYPES else (3 if red and not nonneg else 2)
+        return red, rows, mode, (*ext, (idx, "sum", n), (idx, "sq", n), (idx, "nz", n))
 
     def _saturation(self, buf: _Buffer, idx: int, x: Tensor) -> None:
         act = self._sites[idx].act
@@ -521,19 +539,49 @@ class Monitor:
         if not buf.vals:
             return
         values = _to_host(buf.vals)
-        if not self.records:
+        buf.vals = []  # the host copy is all that is kept: no tensor outlives its step
+        self._unfolded.append((buf, values))
+        self._nrec += 1
+        if self._nrec == 1:
             self._name_sites()
             self._shared = any(len(v) > 1 for v in self._act_sites.values())
             if buf.events is not None:
                 self._find_invisible(buf.events)
-        record = self._fold(buf, values)
-        self.records.append(record)
-        for sink in self.sinks:
-            sink.write(record)
+        if self._nrec == 1 or len(self._unfolded) >= FOLD_BATCH:
+            self._fold_pending()
+
+    def _fold_pending(self) -> None:
+        """Fold the steps already on the host into records, in step order, and write them to the
+        sinks. Runs every FOLD_BATCH recorded steps and before any result is read."""
+        pending, self._unfolded = self._unfolded, []
+        for buf, values in pending:
+            record = self._fold(buf, values)
+            self._records.append(record)
+            for sink in self.sinks:
+                sink.write(record)
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """One ``{"step": t, "layers": {name: {stat: value}}}`` per recorded step, in order."""
+        if self._unfolded:
+            self._fold_pending()
+        return self._records
+
+    @property
+    def nonfinite_forward(self) -> dict[str, Any] | None:
+        """``{"layer", "step"}`` of the first NaN/Inf in forward order (the first step with one)."""
+        if self._unfolded:
+            self._fold_pending()
+        return self._nonfinite["forward"]
+
+    @property
+    def nonfinite_backward(self) -> dict[str, Any] | None:
+        """``{"layer", "step"}`` of the first NaN/Inf gradient in backward order."""
+        if self._unfolded:
+            self._fold_pending()
+        return self._nonfinite["backward"]
 
     def _fold(self, buf: _Buffer, values: list[Any]) -> dict[str, Any]:
-        import numpy as np
-
         acc: dict[int, dict[str, Any]] = {}
         for (idx, stat, n), v in zip(buf.meta, values):
             a = acc.get(idx)
@@ -543,9 +591,9 @@ class Monitor:
             if stat == "umax" or stat == "umin":
                 key = stat[1:]
                 if v.size:
-                    ext = float(v.max() if key == "max" else v.min())
-                    if not np.isfinite(v).all():
-                        ext = math.nan if np.isnan(v).any() else ext
+                    hi, lo = float(v.max()), float(v.min())  # NaN if any element is NaN
+                    ext = hi if key == "max" else lo
+                    if not (math.isfinite(hi) and math.isfinite(lo)):
                         self._note_nonfinite(buf.step, idx, key)
                     a[key] = ext if key not in a else _extreme(a[key], ext, key == "min")
                 alive = v != 0
@@ -615,9 +663,9 @@ class Monitor:
         if site.last_alive is None or site.last_alive.shape != alive.shape:
             site.last_alive = np.zeros(alive.shape, dtype=np.int64)
             site.info.units = int(alive.size)
-        site.last_alive[alive] = site.seen
+        np.putmask(site.last_alive, alive, site.seen)
         m = min(self.window, site.seen)
-        dead = int((site.last_alive <= site.seen - m).sum())
+        dead = int(np.count_nonzero(site.last_alive <= site.seen - m))
         return {"dead_fraction": dead / alive.size if alive.size else 0.0, "dead_units": float(dead)}
 
     def _note_nonfinite(self, step: int, idx: int, stat: str) -> None:
@@ -625,10 +673,10 @@ class Monitor:
         # while every element is finite, so they are never taken as evidence of NaN/Inf. Entries
         # are scanned in the order the hooks ran: forward order, then backward order.
         where = {"layer": self._sites[idx].info.name, "step": step}
-        if stat in ("min", "max") and self.nonfinite_forward is None:
-            self.nonfinite_forward = where
-        elif stat == "gout" and self.nonfinite_backward is None:
-            self.nonfinite_backward = where
+        if stat in ("min", "max") and self._nonfinite["forward"] is None:
+            self._nonfinite["forward"] = where
+        elif stat == "gout" and self._nonfinite["backward"] is None:
+            self._nonfinite["backward"] = where
 
     def _name_sites(self) -> None:
         # A module seen at several call sites in the first step gets "<module>@<weight layer>" names.
@@ -665,6 +713,8 @@ class Monitor:
     @property
     def layers(self) -> list[LayerInfo]:
         """Watched layers that ran, in forward order."""
+        if self._unfolded:
+            self._fold_pending()  # units are counted when a step is folded
         return [s.info for s in sorted(self._sites, key=lambda s: s.info.order) if s.info.order >= 0]
 
     def site_acts(self) -> dict[str, ActInfo]:
@@ -710,6 +760,8 @@ class Monitor:
         # Results asked for mid-run: the current step's backward has happened (or never will).
         if self._buf is not None and self._buf.vals:
             self._finalize()
+        if self._unfolded:
+            self._fold_pending()
 
     # -- closing ----------------------------------------------------------------------------------
     def close(self) -> None:
@@ -787,9 +839,11 @@ _HOST_DTYPES = (torch.float32, torch.float64)
 
 def _to_host(vals: list[Tensor]) -> list[Any]:
     """Concatenate the statistics and copy them to the host: one synchronisation per device.
-    Per-unit vectors come back as numpy arrays, the rest as numpy scalars."""
+    Per-unit vectors come back as numpy arrays (owning their data: no tensor is referenced), the rest
+    as Python or numpy scalars."""
     if all(v.is_cpu for v in vals):  # no transfer to batch: reading each value is cheaper than a cat
-        return [(v.numpy() if v.dtype in _HOST_DTYPES else v.double().numpy()) if v.dim() else v.item()
+        # copies: an array made by .numpy() would keep its tensor alive until the step is folded
+        return [(v.numpy() if v.dtype in _HOST_DTYPES else v.double().numpy()).copy() if v.dim() else v.item()
                 for v in vals]
     by_device: dict[torch.device, list[int]] = {}
     for i, v in enumerate(vals):
@@ -802,7 +856,7 @@ def _to_host(vals: list[Tensor]) -> list[Any]:
                 out[i] = v.double().numpy() if v.dim() else float(v)
             continue
         parts = [vals[i] for i in idx]
-        flat = torch.cat([v.reshape(-1) for v in parts]).to(torch.float64).cpu().numpy()
+        flat = torch.cat([v.reshape(-1) for v in parts]).to(torch.float64).cpu().numpy().copy()
         pos = 0
         for i, v in zip(idx, parts):
             k = v.numel()
