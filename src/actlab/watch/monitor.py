@@ -16,8 +16,11 @@ How a step is recorded (``every`` steps; the others cost one flag check per hook
   never used: they fail on in-place activations.
 * **step end** (the next forward of the root module, ``mon.step()``, or the optimizer's step): the
   values are brought to the host at once - one ``cat`` and copy per device and recorded step, never
-  one synchronisation per layer (CPU tensors are read directly) - and folded into a record
-  ``{"step": t, "layers": {name: {stat: value}}}``.
+  one synchronisation per layer (CPU tensors are read directly). The host values are folded into
+  records ``{"step": t, "layers": {name: {stat: value}}}`` every ``FOLD_BATCH`` recorded steps, or
+  as soon as a result is read (``records``, ``nonfinite_*``, ``layers``, ``summary()``, ``close()``):
+  the same records, with the Python work done in a batch, where it stays in cache. Sinks receive
+  the records when they are folded.
 
 Nothing is kept that holds an autograd graph: every reduction runs on detached tensors, and
 the hooks on tensors live and die with their graph. Outputs and gradients are not modified.
@@ -477,7 +480,8 @@ class Monitor:
             if not buf.queued and self._params and _queue_callback is not None:
                 buf.queued = True
                 _queue_callback(lambda: self._end_of_backward(buf))
-            g = g.detach()
+            if g.requires_grad:  # create_graph=True
+                g = g.detach()
             n = _norm(g)
             # The norm is NaN exactly when an element is NaN, but it overflows float32 to inf while
             # every element is finite (elements ~1e19). On the CPU (no device sync to pay) an inf
@@ -494,7 +498,7 @@ class Monitor:
         buf.queued = False
         if buf.closed:
             return
-        dense, where = [], []
+        dense, meta = [], []
         for p, idx, slot in self._params:
             g = p.grad
             if g is None:
@@ -503,16 +507,16 @@ class Monitor:
                 buf.vals.append(_norm(g.coalesce().values()))
                 buf.meta.append((idx, "wgrad", slot))
             else:
-                dense.append(g.detach())
-                where.append((idx, slot))
+                dense.append(g.detach() if g.requires_grad else g)  # create_graph=True: a graph
+                meta.append((idx, "wgrad", slot))
         if not dense:
             return
         try:
-            norms = list(torch._foreach_norm(dense))
+            norms: Sequence[Tensor] = torch._foreach_norm(dense)
         except (RuntimeError, TypeError, AttributeError):  # mixed devices/dtypes on some builds
             norms = [_norm(g) for g in dense]
         buf.vals += norms
-        buf.meta += [(idx, "wgrad", slot) for idx, slot in where]
+        buf.meta += meta
 
     def _param_hook(self, idx: int, slot: int) -> Callable[[Tensor], None]:
         def hook(p: Tensor) -> None:
