@@ -27,8 +27,7 @@ def report(
 ) -> None:
     """Test the classic tutorial claims about activations; write OUT/index.html and OUT/results.json.
 
-    Re-running recomputes only what changed (evidence cached in OUT/.cache, trainings in OUT/store.sqlite);
-    an interrupted run resumes. Exit 1 when an experiment failed.
+    Re-running recomputes only what changed; an interrupted run resumes. Exit 1 if an experiment failed.
     """
     from actlab.report.ledger import load_ledger
     from actlab.report.runner import ReportError, discover, run_report

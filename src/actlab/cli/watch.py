@@ -35,10 +35,14 @@ def register(app: typer.Typer) -> None:
         jsonl: Annotated[Path | None, typer.Option(help="Write every recorded step as JSON lines.")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     ) -> None:
-        """Train an MLP on offline data with actlab.watch and print which layers vanish, explode,
-        die, saturate or overflow. Examples (digits): vanishing: --act sigmoid --depth 20 --init
-        xavier_uniform --lr 0.1; exploding: --act relu --depth 10 --gain 4 --lr 0.01; dead units:
-        --act relu --depth 4 --optimizer adam --lr 0.1; healthy: --act relu --depth 4 --lr 0.02."""
+        """Train an MLP on offline data under actlab.watch; print which layers vanish, explode, die.
+
+        \b
+        actlab diagnose --act sigmoid --depth 20 --init xavier_uniform --lr 0.1   vanishing
+        actlab diagnose --act relu --depth 10 --gain 4 --lr 0.01                  exploding, NaN
+        actlab diagnose --act relu --depth 4 --optimizer adam --lr 0.1            dead units
+        actlab diagnose --act relu --depth 4 --lr 0.02                            healthy
+        """
         import torch
 
         from actlab.watch.demo import diagnose_mlp
