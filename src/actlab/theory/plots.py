@@ -140,12 +140,14 @@ def plot_propagation(check: PropagationCheck, path: str | Path) -> Path:
 
 def plot_trainability(sigma_w2: Sequence[float], depths: Sequence[int], score: Any, act: Any,
                       sigma_b2: float, path: str | Path, score_label: str = "test accuracy",
-                      chance: float | None = None, log_depth: bool = False, **params: Any) -> Path:
+                      chance: float | None = None, log_depth: bool = False, resolution: int = 120,
+                      **params: Any) -> Path:
     """A measured trainability grid with the mean-field prediction drawn over it (Schoenholz et
     al. 2017, Fig. 6): ``score[i, j]`` for ``depths[i]`` x ``sigma_w2[j]`` (e.g. test accuracy
     after training, from actlab.sweep), and the curve ``6 xi_c(sigma_w^2)`` at ``sigma_b2``.
     Nets deeper than the curve are predicted not to train. ``chance``: the score of guessing,
-    marked on the colour bar; ``log_depth``: logarithmic depth axis (for geometric depth grids)."""
+    marked on the colour bar; ``log_depth``: logarithmic depth axis (for geometric depth grids);
+    ``resolution``: points of the curve (each chaotic point solves for c* with 2-D quadrature, ~0.05 s)."""
     plt = _plt()
     sw = torch.as_tensor(list(sigma_w2), dtype=torch.float64)
     dp = torch.as_tensor(list(depths), dtype=torch.float64)
@@ -159,7 +161,9 @@ def plot_trainability(sigma_w2: Sequence[float], depths: Sequence[int], score: A
     cb.set_label(score_label)
     if chance is not None:
         cb.ax.axhline(chance, color="cyan", lw=1.5)
-    fine = torch.linspace(float(sw.min()), float(sw.max()), 400, dtype=torch.float64)
+    if resolution < 2:
+        raise ValueError(f"plot_trainability: resolution={resolution!r} is invalid; valid: an integer >= 2")
+    fine = torch.linspace(float(sw.min()), float(sw.max()), resolution, dtype=torch.float64)
     mf = MeanField(act, **params)
     depth = mf.evaluate(fine, torch.full_like(fine, float(sigma_b2)))["max_depth"]
     ax.plot(fine.numpy(), depth.clamp(max=float(dp.max()) * 10).numpy(), color="cyan", lw=2,
