@@ -12,13 +12,23 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 from pathlib import Path
 
 import pytest
 import torch
 from typer.testing import CliRunner
 
-from actlab.sweep import ConfigError, Store, TrialConfig, TrialResult, load_grid, load_results, run_grid
+from actlab.sweep import (
+    ConfigError,
+    Store,
+    TrialConfig,
+    TrialResult,
+    ensemble,
+    load_grid,
+    load_results,
+    run_grid,
+)
 from actlab.sweep.ensemble import group_key, plan, run_ensemble
 from actlab.sweep.grid import parse_grid
 from actlab.sweep.trial import run_trial
@@ -328,6 +338,54 @@ def test_ensemble_records_divergence_like_one_by_one_and_spares_the_others(optim
     # rounding to ~1e-3, so the tolerance is looser here than in the one-by-one equality test above.
     for a, b in zip(ens, alone):
         _assert_same(a, b, tol=1e-2)
+
+
+def test_ensemble_diverging_member_raises_no_numpy_warning() -> None:
+    base = TrialConfig(dataset="digits", depth=3, width=16, epochs=1, optimizer="sgd", lr=0.05)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy warns on overflow in matmul unless told not to
+        results = run_ensemble([base, base.replace(lr=1e4, init="sigma", sigma_w2=50.0)])
+    assert [r.status for r in results] == ["ok", "diverged"]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_ensemble_batched_product_matches_torch_bmm(dtype: torch.dtype) -> None:
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(5, 7, 6, generator=g, dtype=dtype), torch.randn(5, 6, 4, generator=g, dtype=dtype)
+    tol = {"rtol": 1e-5, "atol": 1e-5} if dtype == torch.float32 else {}
+    expected = torch.bmm(a, b)
+    torch.testing.assert_close(ensemble._bmm(a, b), expected, **tol)
+    torch.testing.assert_close(ensemble._bmm(a[0], b), torch.bmm(a[0].expand(5, 7, 6), b), **tol)  # shared a
+    at = a.transpose(1, 2).contiguous().transpose(1, 2)  # a transposed: numpy's fast case too
+    out = torch.empty(5, 7, 4, dtype=dtype)
+    assert ensemble._bmm(at, b, out=out) is out
+    torch.testing.assert_close(out, expected, **tol)
+    bt = b.transpose(1, 2).contiguous().transpose(1, 2)  # b transposed: torch.bmm
+    torch.testing.assert_close(ensemble._bmm(a, bt), expected, **tol)
+
+
+def test_ensemble_same_results_with_numpy_or_torch_products(monkeypatch: pytest.MonkeyPatch) -> None:
+    base = TrialConfig(dataset="digits", depth=3, width=16, epochs=2, optimizer="sgd", lr=0.05)
+    configs = [base.replace(seed=s, act=act) for s, act in enumerate(("relu", "tanh", "relu"))]
+    with_numpy = run_ensemble(configs)
+    monkeypatch.setattr(ensemble, "NUMPY_MATMUL", False)
+    for a, b in zip(with_numpy, run_ensemble(configs)):
+        _assert_same(a, b)
+
+
+def test_ensemble_numpy_blas_uses_torch_thread_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    from threadpoolctl import threadpool_info
+
+    seen: list[int] = []
+    monkeypatch.setattr(ensemble, "_train", lambda configs: seen.extend(
+        p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"))
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        run_ensemble([TrialConfig(depth=2), TrialConfig(depth=2, seed=1)])
+    finally:
+        torch.set_num_threads(previous)
+    assert seen and set(seen) == {1}
 
 
 def test_plan_groups_compatible_trials_and_keeps_the_rest_alone() -> None:

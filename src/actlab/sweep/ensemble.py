@@ -46,8 +46,10 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from threadpoolctl import threadpool_limits
 from torch import nn
 
 import actlab
@@ -139,6 +141,28 @@ def run_task(configs: Sequence[TrialConfig], ensemble: bool = True) -> list[Tria
         except Exception:
             pass
     return [run_trial(c) for c in configs]
+
+
+# -- batched products ------------------------------------------------------------------------------
+#: Batched products of CPU float tensors through numpy's BLAS (OpenBLAS in numpy's wheels): for the
+#: ensemble's 64x64 blocks it ran at ~106 GFLOP/s on one thread of the project's machine, MKL's
+#: batched GEMM behind ``torch.bmm`` at ~76 (``benchmarks/bench_ensemble.py --blas torch`` compares).
+NUMPY_MATMUL = True
+
+
+def _bmm(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """Batched ``a @ b`` outside autograd (``a`` may be 2-D, shared by all members). Through numpy's
+    BLAS for CPU float tensors when ``b`` is row-major: with ``b`` transposed OpenBLAS is slower
+    than MKL, so that case, and every other device or dtype, stays with ``torch``."""
+    if (NUMPY_MATMUL and b.stride(-1) == 1 and a.device.type == b.device.type == "cpu"
+            and a.dtype == b.dtype and a.dtype in (torch.float32, torch.float64)):
+        if out is None:
+            return torch.from_numpy(np.matmul(a.detach().numpy(), b.detach().numpy()))
+        np.matmul(a.detach().numpy(), b.detach().numpy(), out=out.detach().numpy())
+        return out
+    if a.dim() == 2:
+        a = a.expand(b.shape[0], *a.shape)
+    return torch.bmm(a, b) if out is None else torch.bmm(a, b, out=out)
 
 
 # -- the batched model ---------------------------------------------------------------------------
@@ -235,11 +259,16 @@ class _Ensemble:
         """``x``: ``(E, B, F)`` per-member batches or ``(N, F)`` shared by all -> class-major logits
         ``(E, C, B)``."""
         P = self.params
-        h = x if x.dim() == 3 else x.expand(self.E, *x.shape)
+        grad = torch.is_grad_enabled()
+        h = x if x.dim() == 3 or not grad else x.expand(self.E, *x.shape)
         for layer in self.layers:
             i = layer.module_index
             if layer.kind == "linear":
                 w, b = (P[j] for j in layer.params)
+                if not grad and not layer.head:
+                    h = _bmm(h, w).add_(b)
+                    continue
+                h = h.expand(self.E, *h.shape) if h.dim() == 2 else h
                 h = torch.baddbmm(b, w, h.transpose(1, 2)) if layer.head else torch.baddbmm(b, h, w)
             elif layer.kind == "bn":
                 E, B, W = h.shape
@@ -281,7 +310,7 @@ class _Ensemble:
             if layer.kind == "linear":
                 tape.append(h)
                 w, b = (P[j] for j in layer.params)
-                h = torch.baddbmm(b, w, h.transpose(1, 2)) if layer.head else torch.baddbmm(b, h, w)
+                h = torch.baddbmm(b, w, h.transpose(1, 2)) if layer.head else _bmm(h, w).add_(b)
             else:
                 runs = self.act_slices[layer.module_index]
                 z, h = h, self._act(layer.module_index, h)
@@ -324,15 +353,12 @@ class _Ensemble:
             # h^T g for the weight, sum over the batch for the bias, g W^T for the layer below
             if layer.head:  # g (E, C, B), W (E, C, in)
                 h_t, g_w, sum_dim = saved, g, 2
-                g_below = torch.bmm(g.transpose(1, 2), w) if k else g
+                g_below = _bmm(g.transpose(1, 2), w) if k else g
             else:
                 h_t, g_w, sum_dim = saved.transpose(1, 2), g, 1
-                g_below = torch.bmm(g, w.transpose(1, 2)) if k else g
+                g_below = torch.bmm(g, w.transpose(1, 2)) if k else g  # numpy: its slow (n, t) case
             if sgd is None:
-                if layer.head:
-                    torch.bmm(g_w, h_t, out=grads[jw])
-                else:
-                    torch.bmm(h_t, g_w, out=grads[jw])
+                _bmm(g_w, h_t, out=grads[jw]) if layer.head else _bmm(h_t, g_w, out=grads[jw])
                 torch.sum(g, sum_dim, keepdim=True, out=grads[jb])
                 if l1 is not None:
                     grads[jw].addcmul_(w.sign(), l1)
@@ -345,10 +371,7 @@ class _Ensemble:
                     b.mul_(decay)
                 if sign is not None:
                     w.addcmul_(sign, lr * l1, value=-1.0)
-                if layer.head:
-                    w.baddbmm_(g_w, h_t, alpha=-1.0)
-                else:
-                    w.baddbmm_(h_t, g_w, alpha=-1.0)
+                w.sub_(_bmm(g_w, h_t) if layer.head else _bmm(h_t, g_w))
                 b.sub_(g.sum(sum_dim, keepdim=True))
             g = g_below
 
@@ -463,6 +486,14 @@ def run_ensemble(configs: Sequence[TrialConfig]) -> list[TrialResult]:
     keys = {group_key(c) for c in configs}
     if len(keys) != 1 or None in keys:
         raise ValueError("run_ensemble needs configs with one common, non-None group_key")
+    # numpy's BLAS (see _bmm) with torch's thread count (one per sweep worker), and as quiet as
+    # torch about the overflow of a diverging member
+    with (threadpool_limits(torch.get_num_threads(), user_api="blas"),
+          np.errstate(over="ignore", invalid="ignore")):
+        return _train(configs)
+
+
+def _train(configs: Sequence[TrialConfig]) -> list[TrialResult]:
     order = _members_order(configs)
     cs = [configs[i] for i in order]
     t_start = time.perf_counter()
