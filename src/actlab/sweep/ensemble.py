@@ -7,24 +7,24 @@ parameter-free elementwise ones) train together:
 
 * each parameter of the members is one stacked tensor with the member first (``(E, in, out)`` for
   a hidden Linear weight, ``(E, 1, out)`` for its bias);
-* a layer is one batched matmul for all members, ``torch.baddbmm(b, h, W)`` on ``(E, B, n)``
+* a layer is one batched matmul for all members, ``h @ W + b`` on ``(E, B, n)``
   activations; every member draws its own minibatch (its own batch order) by one ``index_select``;
   the output layer works class-major, logits ``(E, C, B)`` (see :class:`_Ensemble`);
 * the loss is the sum of the members' mean cross-entropies, so each member's gradient is exactly
   its own;
 * plain MLPs (Linear layers and elementwise activations, the common case) skip autograd: the
   backward pass is written out (:meth:`_Ensemble.backward`: three batched matmuls per layer and the
-  activation's closed-form derivative), and plain SGD's update is fused into it
-  (``W.baddbmm_(h^T, lr * g)``). Norms and learnable activations go through autograd;
+  activation's closed-form derivative), and plain SGD's update is applied in it
+  (``W -= h^T (lr * g)``). Norms and learnable activations go through autograd;
 * the other optimizers (momentum, Adam, Adagrad, with per-member lr / momentum / weight decay as
   ``(E, 1, ...)`` columns) are a few ``torch._foreach_*`` ops over the stacked tensors - the formulas
   of ``torch.optim`` (L2 weight decay added to the gradient, Adam's bias corrections).
 
 Speed (``benchmarks/bench_ensemble.py``: 32 MLPs 4x64 on digits, SGD, 20 epochs, one thread, on the
 project's 2-core machine, side by side): training is bound by the batched matmuls (64x64x64 per
-member, MKL's batched GEMM at ~60-85 GFLOP/s here): 4.2-5.1x faster than 32 ``run_trial`` runs
-(CPU time, several runs) when evaluating only at the start and end, 3.7-4.0x when evaluating both
-splits after every epoch (the evaluation's matmuls are as large in both paths).
+member). On CPU they go through numpy's BLAS (:func:`_bmm`; OpenBLAS ran them at ~106 GFLOP/s on one
+core here, MKL behind ``torch.bmm`` at ~76), except ``g W^T``, a case where OpenBLAS is slower than
+MKL. The README gives the measured ratios.
 
 Each member is initialised by building its model exactly as :func:`actlab.sweep.trial.run_trial`
 does (``build_model`` with the member's init stream) and copying the parameters in, and shuffles
@@ -178,7 +178,7 @@ class _Ensemble:
     """Stacked parameters of E members plus the batched forward pass and, for plain MLPs (Linear
     layers and elementwise activations), a hand-written backward pass (:meth:`backward`).
 
-    Shapes: hidden Linear weight ``(E, in, out)`` (transposed, so a layer is ``baddbmm(b, h, W)``), bias
+    Shapes: hidden Linear weight ``(E, in, out)`` (transposed, so a layer is ``h @ W + b``), bias
     ``(E, 1, out)``; the output Linear keeps nn.Linear's ``(E, C, in)`` with bias ``(E, C, 1)`` and
     gives class-major logits ``(E, C, B) = baddbmm(b, W, h^T)``: with C = 10 classes, products with
     a 10-wide last dimension and a softmax along it run several times slower than the same work with
@@ -331,8 +331,8 @@ class _Ensemble:
         Gradients go into ``grads`` (one buffer per parameter), or with ``sgd = (lr, wd)`` (``(E, 1,
         1)`` columns; ``g`` already multiplied by ``lr``) plain SGD is applied in place as it goes,
         :math:`W \leftarrow W (1 - \eta\lambda_2) - \eta \lambda_1 \mathrm{sign}(W) - h^T (\eta g)`
-        (torch.optim.SGD's step: L2 weight decay added to the gradient), the update fused into the
-        gradient's batched matmul, after ``g W^T`` has used the old weights.
+        (torch.optim.SGD's step: L2 weight decay added to the gradient), layer by layer, after
+        ``g W^T`` has used the old weights: no gradient buffer is kept.
         """
         P = self.params
         thr = torch.ops.aten.threshold_backward
@@ -401,7 +401,7 @@ class _Optimizer:
         self.kind = configs[0].optimizer
         self.params = params
         self.lr = torch.tensor([c.lr for c in configs], dtype=params[0].dtype).view(-1, 1, 1)
-        #: plain SGD's update is fused into the hand-written backward pass: (lr, wd) columns
+        #: plain SGD's update is applied inside the hand-written backward pass: (lr, wd) columns
         self.sgd = (self.lr, torch.tensor([c.weight_decay for c in configs], dtype=params[0].dtype).view(
             -1, 1, 1) if any(c.weight_decay for c in configs) else None)
         self.neg_lr = cols([-c.lr for c in configs])
