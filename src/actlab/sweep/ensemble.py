@@ -146,7 +146,7 @@ def run_task(configs: Sequence[TrialConfig], ensemble: bool = True) -> list[Tria
 # -- batched products ------------------------------------------------------------------------------
 #: Batched products of CPU float tensors through numpy's BLAS (OpenBLAS in numpy's wheels): for the
 #: ensemble's 64x64 blocks it ran at ~106 GFLOP/s on one thread of the project's machine, MKL's
-#: batched GEMM behind ``torch.bmm`` at ~76 (``benchmarks/bench_ensemble.py --blas torch`` compares).
+#: batched GEMM behind ``torch.bmm`` at ~76 (``benchmarks/bench_ensemble.py`` times both).
 NUMPY_MATMUL = True
 
 
@@ -358,7 +358,10 @@ class _Ensemble:
                 h_t, g_w, sum_dim = saved.transpose(1, 2), g, 1
                 g_below = torch.bmm(g, w.transpose(1, 2)) if k else g  # numpy: its slow (n, t) case
             if sgd is None:
-                _bmm(g_w, h_t, out=grads[jw]) if layer.head else _bmm(h_t, g_w, out=grads[jw])
+                if layer.head:
+                    _bmm(g_w, h_t, out=grads[jw])
+                else:
+                    _bmm(h_t, g_w, out=grads[jw])
                 torch.sum(g, sum_dim, keepdim=True, out=grads[jb])
                 if l1 is not None:
                     grads[jw].addcmul_(w.sign(), l1)
