@@ -314,6 +314,19 @@ def test_c05_sign_coherence_exact() -> None:
     assert c05.sign_coherence("relu", x, y)["per_example"] < 1.0  # relu outputs 0 too: not all one sign
 
 
+def test_c05_trains_in_process_whatever_the_backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # its centred sigmoid is registered in this process only: a Ray worker would not know it
+    from actlab.sweep import backends
+
+    def no_ray(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("C05 trained on Ray")
+
+    monkeypatch.setattr(backends, "_run_ray", no_ray)
+    ctx = Context(tiny=True, quick=True, out=tmp_path, store=tmp_path / "s.sqlite", backend="ray")
+    numbers = check_evidence(c05.measure(ctx), ["train"])
+    assert all(s == "ok" for a in c05.ACTS for s in numbers["train"][a]["statuses"])
+
+
 def _c05(sig: float = 1.8, cen: float = 1.3, std: float = 0.05, tanh: tuple[float, float] = (5e-3, 4e-3),
          per_example: float = 1.0) -> dict[str, Any]:
     t = {"final_loss_std": std, "loss_increase": 0.0}

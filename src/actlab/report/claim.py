@@ -120,13 +120,15 @@ class Context:
             return tiny
         return quick if self.quick else full
 
-    def train(self, configs: Sequence[TrialConfig]) -> list[TrialResult]:
-        """Run trials on the sweep engine (cached in ``store``); results in the order of ``configs``."""
+    def train(self, configs: Sequence[TrialConfig], in_process: bool = False) -> list[TrialResult]:
+        """Run trials on the sweep engine (cached in ``store``); results in the order of ``configs``.
+        ``in_process``: in this process whatever the backend, for trials that need its state (an
+        activation registered at run time, which Ray workers and spawned processes do not have)."""
         from actlab.sweep import run_grid
 
         store = self.store if self.store is not None else ":memory:"
-        return run_grid(list(configs), store=store, backend=self.backend, workers=self.workers,
-                        progress=False)
+        backend, workers = ("local", 1) if in_process else (self.backend, self.workers)
+        return run_grid(list(configs), store=store, backend=backend, workers=workers, progress=False)
 
     @staticmethod
     def figure(fig: MplFigure, caption: str, alt: str = "") -> Figure:
