@@ -189,6 +189,28 @@ def test_python_dash_m():
     assert r.returncode == 2 and r.stderr.startswith("actlab: error: unknown activation")
 
 
+@pytest.mark.parametrize(("args", "message"), [
+    (["foo"], "actlab: error: No such command 'foo'; valid: list, show, plot, diagnose"),
+    (["sweep", "foo"], "actlab: error: No such command 'foo'; valid: run, status, table, plot"),
+    (["list", "--bogus"], "actlab: error: No such option: --bogus"),
+    (["diagnose", "--depth", "abc"], "actlab: error: Invalid value for '--depth'"),
+    (["sweep", "run"], "actlab: error: Missing argument 'GRID'"),
+])
+def test_usage_errors_are_one_line(args, message):
+    # click's own errors (unknown command or option, wrong type) follow the one-line rule too
+    r = subprocess.run([sys.executable, "-m", "actlab", *args], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.startswith(message) and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_bare_group_shows_its_help():
+    r = subprocess.run([sys.executable, "-m", "actlab", "sweep"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "sweep [OPTIONS] COMMAND" in r.stdout and "table" in r.stdout
+    r = subprocess.run([sys.executable, "-m", "actlab", "list", "--help"], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0 and "list [OPTIONS]" in r.stdout
+
+
 def test_user_entry_listed_and_shown(runner, tmp_path):
     actlab.register("square_plus_cli", lambda x: 0.5 * (x + torch.sqrt(x * x + 4)), monotonic=True)
     try:

@@ -580,9 +580,15 @@ def test_ray_backend_on_a_loopback_local_instance_equals_local(tmp_path: Path) -
     assert all(a.startswith("127.") or a == "::1" for a in addresses), addresses
 
 
-def test_bad_backend_arguments() -> None:
+def test_bad_backend_arguments(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown backend 'spark'; valid: local, ray"):
-        run_grid([TrialConfig()], backend="spark", progress=False)
+        run_grid([TrialConfig()], store=tmp_path / "s.sqlite", backend="spark", progress=False)
+    assert not (tmp_path / "s.sqlite").exists()  # rejected before the store is created
+    grid = str(ROOT / "examples" / "tiny.toml")
+    res = CliRunner().invoke(_app(), ["sweep", "run", grid, "--out", str(tmp_path), "--backend", "spark"])
+    assert isinstance(res.exception, ValueError) and "unknown backend 'spark'" in str(res.exception)
+    assert res.output == ""  # nothing printed before the error (main() prints it as one line)
+    assert not list(tmp_path.iterdir())
     with pytest.raises(ValueError, match="--address is for the ray backend"):
         run_grid([TrialConfig(epochs=1, depth=0, dataset="xor")], address="10.0.0.1:6379", progress=False)
 
@@ -605,9 +611,30 @@ def test_cli_run_status_table_plot(tmp_path: Path) -> None:
     res = runner.invoke(_app(), ["sweep", "plot", str(store), "--x", "depth", "--hue", "act", "-o", str(png)])
     assert res.exit_code == 0, res.output
     assert png.stat().st_size > 1000
+    res = runner.invoke(_app(), ["sweep", "plot", str(ROOT / "examples" / "tiny.toml"), "--out", str(png)])
+    assert res.exit_code == 2 and "write the image with -o/--output" in res.output
     res = runner.invoke(_app(), ["sweep", "table", str(store), "--rows", "act", "--cols", "", "--where",
                                  "depth=4", "--metric", "test_acc"])
     assert res.exit_code == 0 and "±" in res.output
+
+
+def test_plot_lines_joins_points_in_x_order_and_names_what_it_pools() -> None:
+    import matplotlib
+    import pandas as pd
+
+    from actlab.sweep.analysis import plot_lines
+
+    matplotlib.use("Agg")
+    depths = [10, 2, 20, 30, 5]  # store order; pandas hands them out as numpy int64
+    df = pd.DataFrame([{"act": a, "depth": d, "seed": s, "init": i, "status": "ok", "test_acc": d / 100}
+                       for a in ("relu", "tanh") for d in depths for s in (0, 1)
+                       for i in ("default", "orthogonal")])
+    ax = plot_lines(df, "depth", "test_acc", hue="act")
+    for line in ax.get_lines():
+        assert list(line.get_xdata()) == sorted(depths)
+    assert ax.get_ylabel() == "test_acc (mean ± std over seeds, init)"
+    ax = plot_lines(df[df["init"] == "default"], "depth", "test_acc", hue="act")
+    assert ax.get_ylabel() == "test_acc (mean ± std over seeds)"
 
 
 def test_cli_rejects_an_invalid_grid_with_one_line(tmp_path: Path) -> None:

@@ -342,6 +342,7 @@ def test_verdict_dead_relu_after_too_large_learning_rate() -> None:
 def test_verdict_saturation() -> None:
     s = _diagnose(_mlp("tanh", depth=4, width=32, init="xavier_normal", gain=4.0), 10, lr=1e-3)
     assert "saturation" in s.problems
+    assert s.text.splitlines()[-1].startswith("=> problems: ") and "saturation" in s.text.splitlines()[-1]
     assert all(li.saturated_fraction >= 0.25 for li in s.layers if li.name in s.verdict("saturation").layers)
 
 
@@ -558,7 +559,18 @@ def test_cli_diagnose_text_and_plot(cli, tmp_path) -> None:
             "--plot", str(png))
     assert r.exit_code == 0, r.output
     assert "MLP 10x32 sigmoid" in r.output and "WARN  vanishing" in r.output and "try: " in r.output
+    assert r.output.strip().splitlines()[-2] == "=> problems: vanishing"  # then the plot path
     assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_cli_diagnose_explicit_variances(cli) -> None:
+    # tanh with sigma_w2 = 1, sigma_b2 = 0 sits on the critical line: chi_1 = 1 at q* = 0
+    r = cli("--act", "tanh", "--depth", "6", "--width", "32", "--init", "sigma", "--sigma-w2", "1",
+            "--sigma-b2", "0", "--steps", "2", "--lr", "1e-4", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["mean_field"]["chi1"] == pytest.approx(1.0, abs=0.05)
+    r = cli("--init", "sigma", "--steps", "2")
+    assert r.exit_code == 2 and "needs sigma_w2" in r.output
 
 
 def test_cli_diagnose_bad_input_is_one_line(cli) -> None:

@@ -200,7 +200,8 @@ def _init_recurrent_cell(cell: nn.Module, init: str, gain: float, g: torch.Gener
 
 def _check_init(init: str, sigma_w2: float | None, sigma_b2: float | None, bias_init: float | None) -> str:
     if not isinstance(init, str) or init not in INITS:
-        raise ValueError(f"unknown init {init!r}; valid: {', '.join(INITS)}")
+        raise ValueError(f"unknown init {init!r}; valid: {', '.join(INITS)} (sigma: explicit variances "
+                         "sigma_w2, sigma_b2)")
     if sigma_w2 is not None:
         if init == "default":
             init = "sigma"

@@ -80,9 +80,27 @@ _register_all()
 
 
 def main() -> None:
-    """Console-script entry point: library errors become one-line messages, exit code 2."""
+    """Console-script entry point: library errors and command-line usage errors (an unknown command
+    or option, a value of the wrong type) become one-line messages, exit code 2."""
+    # click's UsageError (Typer vendors click in recent releases, so reach it through a public class)
+    usage_error = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
     try:
-        app()
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
+    except usage_error as e:
+        ctx = getattr(e, "ctx", None)
+        if type(e).__name__ == "NoArgsIsHelpError" and ctx is not None:  # a bare group: its help
+            typer.echo(ctx.get_help())
+            sys.exit(2)
+        msg = e.format_message()
+        if ctx is not None and msg.startswith("No such command") and hasattr(ctx.command, "list_commands"):
+            msg = f"{msg.rstrip('.')}; valid: {', '.join(ctx.command.list_commands(ctx))}"
+        where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        typer.echo(f"actlab: error: {msg}{where}", err=True)
+        sys.exit(2)
+    except typer.Abort:
+        typer.echo("actlab: aborted", err=True)
+        sys.exit(1)
     except (ValueError, TypeError, KeyError, FileNotFoundError) as e:
         msg = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
         typer.echo(f"actlab: error: {msg}", err=True)

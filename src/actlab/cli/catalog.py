@@ -120,7 +120,8 @@ def list_cmd(
         "--torch", help="Only entries with a PyTorch equivalent.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the specs as JSON.")] = False,
 ) -> None:
-    """Table of the activation catalog: range, saturation, monotonicity, sup |f'|, ...
+    """Table of the activation catalog: range, saturation (left/right), sup |f'|, monotonic, zero-centred,
+    learnable, stochastic.
 
     \b
     actlab list                       every entry

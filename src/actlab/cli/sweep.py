@@ -21,7 +21,7 @@ Out = Annotated[Path, typer.Option("--out", help="Output folder: the grid's stor
                                    "it.")]
 Where = Annotated[list[str] | None, typer.Option(help="Keep only trials with KEY=VALUE (repeatable).")]
 StoreOpt = Annotated[Path | None, typer.Option("--store", help="Results store (SQLite file); default: the "
-                                                "grid's [sweep] store inside --out.")]
+                                                "store the grid names (its sweep table) inside --out.")]
 
 
 def _source(source: Path, store: Path | None, out: Path) -> tuple[Any, Path, list[str] | None]:
@@ -76,8 +76,10 @@ def run(
     """Run a grid; trials already in the store are skipped (re-run after a crash to resume)."""
     from actlab.sweep import Store, load_grid, run_grid
     from actlab.sweep._malloc import tune_malloc
+    from actlab.sweep.backends import check_backend
     from actlab.sweep.ensemble import plan
 
+    check_backend(backend, workers, address)  # before anything is printed or a store is created
     grid = load_grid(grid_file, out)
     path = store or grid.store
     with Store(path) as st:
@@ -206,9 +208,11 @@ def plot(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from actlab.catalog.plot import save_figure
+    from actlab.catalog.plot import FORMATS, save_figure
     from actlab.sweep.analysis import plot_lines
 
+    if out.suffix.lower() in FORMATS:
+        fail(f"--out {out} is the output folder of a grid's store; write the image with -o/--output {out}")
     grid, path, hashes = _source(source, store, out)
     if not Path(path).exists():
         fail(f"no results store at {path}; run `actlab sweep run` first")

@@ -20,6 +20,9 @@ def register(app: typer.Typer) -> None:
         width: Annotated[int, typer.Option(help="Units per hidden layer.")] = 128,
         init: Annotated[str, typer.Option(help="Weight init (actlab.nets.INITS).")] = "kaiming_normal",
         gain: Annotated[float | None, typer.Option(help="Init gain (xavier/kaiming/orthogonal).")] = None,
+        sigma_w2: Annotated[float | None, typer.Option(help="With --init sigma: weight variance times "
+                                                       "fan-in (weights N(0, sigma_w2 / fan_in)).")] = None,
+        sigma_b2: Annotated[float | None, typer.Option(help="With --init sigma: bias variance.")] = None,
         lr: Annotated[float, typer.Option(help="Learning rate.")] = 0.05,
         optimizer: Annotated[str, typer.Option(help="sgd, momentum or adam.")] = "sgd",
         steps: Annotated[int, typer.Option(help="Training steps (minibatches).")] = 300,
@@ -49,7 +52,8 @@ def register(app: typer.Typer) -> None:
 
         torch.set_num_threads(max(1, min(torch.get_num_threads(), 4)))
         try:
-            r = diagnose_mlp(act=act, depth=depth, width=width, init=init, gain=gain, lr=lr, steps=steps,
+            r = diagnose_mlp(act=act, depth=depth, width=width, init=init, gain=gain, sigma_w2=sigma_w2,
+                             sigma_b2=sigma_b2, lr=lr, steps=steps,
                              dataset=dataset, batch_size=batch_size, optimizer=optimizer, seed=seed,
                              every=every, window=window, act_params=parse_act_params([act], param),
                              jsonl=jsonl)
@@ -68,7 +72,10 @@ def register(app: typer.Typer) -> None:
                         "final_loss": last if last is not None and math.isfinite(last) else None}
             typer.echo(json.dumps(d, allow_nan=False))
             return
+        sigmas = "".join(f" {k} {v:g}" for k, v in (("sigma_w2", sigma_w2), ("sigma_b2", sigma_b2))
+                         if v is not None)
         typer.echo(f"MLP {depth}x{width} {act}, init {init}" + (f" gain {gain:g}" if gain is not None else "")
+                   + sigmas
                    + f", {optimizer} lr {lr:g}, {dataset}: {r.steps} steps"
                    + (f" ({r.stopped})" if r.stopped else "")
                    + (f", test accuracy {r.test_acc:.3f}" if r.test_acc is not None else ""))

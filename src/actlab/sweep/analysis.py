@@ -11,6 +11,7 @@ are counted separately and never silently averaged in.
 from __future__ import annotations
 
 import json
+import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -54,10 +55,15 @@ def _hashable(v: Any) -> Any:
     return json.dumps(v, sort_keys=True) if isinstance(v, (dict, list)) else v
 
 
+def _is_number(v: Any) -> bool:
+    """Python and numpy ints and floats (pandas hands out numpy scalars), not bools."""
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)  # numpy's bool_ is not a Real
+
+
 def _sort_key(v: Any) -> tuple:
     if v is None:
         return (2, "")
-    if isinstance(v, (int, float)) and not isinstance(v, bool):
+    if _is_number(v):
         return (0, float(v), "")
     return (1, 0.0, str(v))
 
@@ -81,9 +87,9 @@ def apply_where(df: Any, where: Mapping[str, Any] | None) -> Any:
 
 
 def _matches(x: Any, v: str) -> bool:
-    if isinstance(x, bool):
+    if isinstance(x, bool) or type(x).__name__ == "bool_":
         return str(x).lower() == v.lower()
-    if isinstance(x, (int, float)):
+    if _is_number(x):
         try:
             return float(x) == float(v)
         except ValueError:
@@ -101,7 +107,7 @@ def summarize(df: Any, rows: Sequence[str], cols: Sequence[str] = (), metric: st
         raise ValueError("no results to summarise (the store is empty or nothing matches --where)")
     for k in rows + cols:
         if k not in df.columns:
-            raise ValueError(f"unknown column {k!r} for rows/cols; valid: {', '.join(map(str, df.columns))}")
+            raise ValueError(f"unknown column {k!r}; valid: {', '.join(map(str, df.columns))}")
     df = apply_where(df, where)
     if df.empty:
         raise ValueError(f"no results match --where {dict(where or {})}")
@@ -170,7 +176,8 @@ def plot_lines(df: Any, x: str, y: str, hue: str | None = None, where: Mapping[s
         band = sub["std"].fillna(0)
         ax.fill_between(sub[x], sub["mean"] - band, sub["mean"] + band, alpha=0.2)
     ax.set_xlabel(x)
-    ax.set_ylabel(f"{y} (mean ± std over seeds)")
+    over = ", ".join(["seeds", *s.pooled])  # what a point averages; pooled settings are named
+    ax.set_ylabel(f"{y} (mean ± std over {over})")
     if logx:
         ax.set_xscale("log")
     if hue:

@@ -66,15 +66,20 @@ def _init_worker() -> None:
     tune_malloc()
 
 
-def run_tasks(tasks: Sequence[Task], backend: str = "local", workers: int | None = None,
-              address: str | None = None, ensemble: bool = True) -> Iterator[tuple[Task, Payload]]:
-    """Run tasks on a backend; yield ``(task, results)`` as each finishes (any order)."""
+def check_backend(backend: str, workers: int | None = None, address: str | None = None) -> None:
+    """Raise ``ValueError`` naming the problem for a backend, worker count or address that cannot run."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; valid: {', '.join(BACKENDS)}")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise ValueError(f"workers={workers!r} is invalid; valid: an integer >= 1")
     if address is not None and backend != "ray":
         raise ValueError("--address is for the ray backend; valid: --backend ray --address HOST:PORT")
+
+
+def run_tasks(tasks: Sequence[Task], backend: str = "local", workers: int | None = None,
+              address: str | None = None, ensemble: bool = True) -> Iterator[tuple[Task, Payload]]:
+    """Run tasks on a backend; yield ``(task, results)`` as each finishes (any order)."""
+    check_backend(backend, workers, address)
     if backend == "ray":
         yield from _run_ray(tasks, workers, address, ensemble)
         return

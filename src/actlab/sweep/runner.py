@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from actlab.sweep.backends import default_workers, run_tasks
+from actlab.sweep.backends import check_backend, default_workers, run_tasks
 from actlab.sweep.config import TrialConfig
 from actlab.sweep.ensemble import MAX_MEMBERS, plan
 from actlab.sweep.grid import Grid
@@ -55,6 +55,7 @@ def run_grid(
         retry_failed: run trials recorded as ``failed`` again.
         max_members: the largest ensemble.
     """
+    check_backend(backend, workers, address)  # before the store is created
     if store is None:
         store = configs.store if isinstance(configs, Grid) else ":memory:"
     unique: dict[str, TrialConfig] = {}

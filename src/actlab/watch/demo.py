@@ -42,6 +42,8 @@ def diagnose_mlp(
     width: int = 128,
     init: str = "kaiming_normal",
     gain: float | None = None,
+    sigma_w2: float | None = None,
+    sigma_b2: float | None = None,
     lr: float = 0.05,
     steps: int = 300,
     dataset: str = "digits",
@@ -54,8 +56,8 @@ def diagnose_mlp(
     jsonl: str | Path | None = None,
     theory: bool = True,
 ) -> DiagnoseResult:
-    """Train ``nets.mlp(depth, width, act, init, gain)`` for ``steps`` minibatch steps under
-    ``actlab.watch`` and return the diagnosis. Training stops at the first non-finite loss (after
+    """Train ``nets.mlp(depth, width, act, init, gain, sigma_w2, sigma_b2)`` for ``steps`` minibatch
+    steps under ``actlab.watch`` and return the diagnosis. Training stops at the first non-finite loss (after
     its backward pass, so the monitor sees where the NaN/Inf appears in both directions)."""
     from actlab import data, nets
     from actlab.watch import watch
@@ -69,7 +71,7 @@ def diagnose_mlp(
         raise ValueError(f"optimizer={optimizer!r} is invalid; valid: {', '.join(OPTIMIZERS)}")
     ds = data.load(dataset, seed=seed)
     model = nets.mlp(ds.n_features, ds.n_classes, depth=depth, width=width, act=act, act_params=act_params,
-                     init=init, gain=gain, seed=seed)
+                     init=init, gain=gain, sigma_w2=sigma_w2, sigma_b2=sigma_b2, seed=seed)
     if optimizer == "adam":
         opt: torch.optim.Optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     else:

@@ -251,9 +251,9 @@ class Monitor:
                     hooked.add(id(p))
                     self._params.append((p, idx, slot))
         if not any(is_activation(m) for m in self._targets):
-            self.notes.append("no activation module found: activations called as functions inside "
-                              "forward (F.relu, torch.tanh) cannot be hooked; use modules, or "
-                              "actlab.watch.modularize(model)")
+            self.notes.append("no activation module found: the model has no activation, or calls them as "
+                              "functions inside forward (F.relu, torch.tanh), which cannot be hooked; use "
+                              "modules, or actlab.watch.modularize(model)")
 
     def _install(self, mode: str | None) -> None:
         """Hooks on layers exist only while a recorded step runs, so a step that is not recorded

@@ -304,4 +304,6 @@ def render(s: Summary) -> str:
         lines.append(f"note  {note}")
     if s.healthy:
         lines.append("=> healthy")
+    elif s.problems:
+        lines.append("=> problems: " + ", ".join(p.replace("_", " ") for p in s.problems))
     return "\n".join(lines)
