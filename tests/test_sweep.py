@@ -621,6 +621,7 @@ def test_cli_run_status_table_plot(tmp_path: Path) -> None:
 def test_plot_lines_joins_points_in_x_order_and_names_what_it_pools() -> None:
     import matplotlib
     import pandas as pd
+    from matplotlib.collections import PathCollection
 
     from actlab.sweep.analysis import plot_lines
 
@@ -635,6 +636,14 @@ def test_plot_lines_joins_points_in_x_order_and_names_what_it_pools() -> None:
     assert ax.get_ylabel() == "test_acc (mean ± std over seeds, init)"
     ax = plot_lines(df[df["init"] == "default"], "depth", "test_acc", hue="act")
     assert ax.get_ylabel() == "test_acc (mean ± std over seeds)"
+    assert not [c for c in ax.collections if isinstance(c, PathCollection)]  # bands only, no x marks
+    # a point whose trials all diverged has no mean: marked with an x, explained in the legend
+    lost = df["init"].eq("default") & df["act"].eq("tanh") & df["depth"].isin([20, 30])
+    df.loc[lost, "status"] = "diverged"
+    ax = plot_lines(df[df["init"] == "default"], "depth", "test_acc", hue="act")
+    (marks,) = [c for c in ax.collections if isinstance(c, PathCollection)]
+    assert sorted(marks.get_offsets()[:, 0]) == [20, 30]
+    assert "no trial ok (diverged/failed)" in [t.get_text() for t in ax.get_legend().get_texts()]
 
 
 def test_cli_rejects_an_invalid_grid_with_one_line(tmp_path: Path) -> None:

@@ -157,8 +157,12 @@ def format_cell(cell: Mapping[str, Any] | None, precision: int = 3) -> str:
 
 def plot_lines(df: Any, x: str, y: str, hue: str | None = None, where: Mapping[str, Any] | None = None,
                ax: Any = None, logx: bool = False) -> Any:
-    """Mean of ``y`` against ``x`` with a ±1 std band over seeds, one line per ``hue`` value."""
+    """Mean of ``y`` against ``x`` with a ±1 std band over seeds, one line per ``hue`` value. A point
+    none of whose trials ended ``ok`` (all diverged or failed) has no mean: it is marked with an ``x``
+    at the bottom of the axes in its line's colour."""
     import matplotlib
+    from matplotlib.lines import Line2D
+    from matplotlib.transforms import blended_transform_factory
 
     if ax is None:
         matplotlib.use("Agg", force=False)
@@ -166,21 +170,31 @@ def plot_lines(df: Any, x: str, y: str, hue: str | None = None, where: Mapping[s
 
         _, ax = plt.subplots(figsize=(6.4, 4.2))
     s = summarize(df, [hue] if hue else [], [x], y, where)
+    any_lost = False
     for row in s.row_keys():
         sub = s.table
         for k, v in zip(s.rows, row):
             sub = sub[sub[k] == v]
         sub = sub.iloc[sorted(range(len(sub)), key=lambda i: _sort_key(sub[x].iloc[i]))]
         label = str(row[0]) if row else y
-        ax.plot(sub[x], sub["mean"], marker="o", label=label)
+        (line,) = ax.plot(sub[x], sub["mean"], marker="o", label=label)
         band = sub["std"].fillna(0)
         ax.fill_between(sub[x], sub["mean"] - band, sub["mean"] + band, alpha=0.2)
+        lost = sub[(sub["n_ok"] == 0) & (sub["n"] > 0)]
+        if len(lost):
+            ax.scatter(lost[x], [0.03] * len(lost), marker="x", color=line.get_color(), zorder=3,
+                       transform=blended_transform_factory(ax.transData, ax.transAxes), clip_on=False)
+            any_lost = True
     ax.set_xlabel(x)
     over = ", ".join(["seeds", *s.pooled])  # what a point averages; pooled settings are named
     ax.set_ylabel(f"{y} (mean ± std over {over})")
     if logx:
         ax.set_xscale("log")
-    if hue:
-        ax.legend(title=hue, fontsize="small")
+    if hue or any_lost:
+        handles, _ = ax.get_legend_handles_labels()
+        if any_lost:
+            handles.append(Line2D([], [], marker="x", color="0.4", linestyle="",
+                                  label="no trial ok (diverged/failed)"))
+        ax.legend(handles=handles, title=hue, fontsize="small")
     ax.grid(alpha=0.3)
     return ax
