@@ -499,6 +499,25 @@ def test_functional_activations_are_reported_and_modularize_makes_them_visible()
     assert acts == [("leaky_relu", 0.1), ("tanh", None)] and mon2.summary().invisible == []
 
 
+@pytest.mark.parametrize(("name", "params"), [("hard_sigmoid", {}), ("prelu", {}), ("maxout", {"k": 2}),
+                                             ("nan_relu", {})])
+def test_modularize_keeps_catalog_modules_whole(name: str, params: dict) -> None:
+    class Mixed(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a, self.act = nn.Linear(4, 8), actlab.get(name, **params)
+            self.b = nn.Linear(4 if name == "maxout" else 8, 3)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.b(self.act(F.relu(self.a(x))))
+
+    model = Mixed().eval()
+    mod = modularize(model)
+    x = torch.randn(5, 4)
+    torch.testing.assert_close(mod(x), model(x))
+    assert [type(m).__name__ for m in mod.children()].count("ReLU") == 1 and mod.act is model.act
+
+
 def test_bad_arguments_name_the_valid_choices() -> None:
     model = _mlp()
     with pytest.raises(ValueError, match="every=0 is invalid; valid: an integer >= 1"):

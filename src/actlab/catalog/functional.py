@@ -36,7 +36,10 @@ _GELU_TANH_COEF = 0.044715
 
 
 def check_input(x: object, name: str) -> None:
-    """Reject what would silently give garbage: non-tensors and integer/bool tensors."""
+    """Reject what would silently give garbage: non-tensors and integer/bool tensors. A
+    ``torch.fx.Proxy`` (symbolic tracing) passes: it stands for a tensor of unknown dtype."""
+    if isinstance(x, torch.fx.Proxy):
+        return
     if not isinstance(x, Tensor):
         raise TypeError(f"actlab.{name}: expected a torch.Tensor, got {type(x).__name__}")
     if not (x.is_floating_point() or x.is_complex()):
@@ -232,7 +235,7 @@ def d_leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
 
 
 def _prelu_weight(x: Tensor, weight: Tensor | float) -> Tensor:
-    if isinstance(weight, Tensor):
+    if isinstance(weight, (Tensor, torch.fx.Proxy)):  # a Proxy: the learned weight under fx tracing
         return weight.to(dtype=x.dtype)
     return torch.tensor([float(weight)], dtype=x.dtype, device=x.device)
 

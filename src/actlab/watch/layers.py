@@ -194,8 +194,15 @@ def modularize(model: nn.Module) -> nn.Module:
     """
     import torch.fx
 
+    class _Tracer(torch.fx.Tracer):
+        # activation modules stay whole (some, like maxout or the noisy units, cannot be traced into)
+        def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
+            return is_activation(m) or super().is_leaf_module(m, qualname)
+
     try:
-        gm = torch.fx.symbolic_trace(model)
+        tracer = _Tracer()
+        graph = tracer.trace(model)
+        gm = torch.fx.GraphModule(tracer.root, graph, type(model).__name__)
     except Exception as e:  # fx raises many types (TraceError, TypeError, ...)
         raise ValueError(f"modularize: torch.fx cannot trace {type(model).__name__} "
                          f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
