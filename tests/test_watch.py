@@ -462,6 +462,25 @@ def test_optimizer_step_mode_for_several_forwards_per_step() -> None:
             opt.step()
     assert [r["step"] for r in mon.records] == [0, 1, 2]
     assert mon.records[0]["layers"]["1"]["calls"] == 2
+    assert mon.steps_seen == 3 and mon.summary().steps == 3  # not the 4th step begun by the last step()
+
+
+@pytest.mark.parametrize("mode", ["forward", "optimizer", "manual"])
+def test_step_counts_agree_in_every_step_mode(mode: str) -> None:
+    model = _mlp(depth=2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    kwargs = {"optimizer": opt} if mode == "optimizer" else {"step": "manual"} if mode == "manual" else {}
+    mon = watch(model, **kwargs)
+    for _ in range(3):
+        opt.zero_grad()
+        model(torch.randn(4, 8)).sum().backward()
+        opt.step()
+        if mode == "manual":
+            mon.step()
+    assert "3 recorded steps of 3" in repr(mon)  # before anything is read: the last step counts too
+    s = mon.summary()
+    assert (s.steps, s.recorded) == (3, 3)
+    mon.close()
 
 
 def test_torch_compile_is_refused_not_silently_wrong() -> None:

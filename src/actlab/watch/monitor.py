@@ -300,7 +300,8 @@ class Monitor:
         self._begin()
 
     def _begin(self) -> None:
-        self.steps_seen = self._t + 1
+        if self.step_mode == "forward":  # a forward has started this step; other modes count in step()
+            self.steps_seen = self._t + 1
         record = self._t % self.every == 0
         if record:
             self._buf = _Buffer(self._t, events=not self._nrec)
@@ -314,6 +315,7 @@ class Monitor:
             return
         self._finalize()
         if self.step_mode != "forward":
+            self.steps_seen = self._t + 1  # the step that just ended; the next may never run
             self._t += 1
             self._begin()
 
@@ -542,6 +544,7 @@ class Monitor:
         buf.closed = True
         if not buf.vals:
             return
+        self.steps_seen = max(self.steps_seen, buf.step + 1)  # a step read before step() ended it
         values = _to_host(buf.vals)
         buf.vals = []  # the host copy is all that is kept: no tensor outlives its step
         self._unfolded.append((buf, values))
@@ -800,7 +803,12 @@ class Monitor:
     def __repr__(self) -> str:
         state = "closed" if self._closed else "watching"
         return (f"<actlab.watch.Monitor {state} {type(self.model).__name__}: {len(self.layers)} layers, "
-                f"{len(self.records)} recorded steps of {self.steps_seen}, every={self.every}>")
+                f"{self._nrec + self._in_flight()} recorded steps of {self.steps_seen}, every={self.every}>")
+
+    def _in_flight(self) -> int:
+        """1 while the current step has statistics not yet brought to the host (ended by the next
+        step or by reading a result), else 0."""
+        return int(self._buf is not None and bool(self._buf.vals))
 
 
 def _scales(m: nn.Linear) -> tuple[float, float]:
