@@ -353,6 +353,23 @@ def test_serialize_torch_modules(tm, name):
     assert actlab.serialize(nn.LeakyReLU(0.2)) == {"name": "leaky_relu", "negative_slope": 0.2}
 
 
+def test_serialize_torch_prelu_gives_its_constructor_config():
+    # a config holds constructor arguments (Keras' get_config); the learned slopes travel in state_dict
+    tm = nn.PReLU(3, init=0.1)
+    with torch.no_grad():
+        tm.weight.copy_(torch.tensor([0.1, 0.2, 0.3]))
+    cfg = actlab.serialize(tm)
+    assert cfg == {"name": "prelu", "num_parameters": 3, "init": pytest.approx(0.1)}
+    am = actlab.deserialize(cfg)
+    am.load_state_dict(tm.state_dict())
+    x = torch.randn(4, 3)
+    assert torch.equal(am(x), tm(x))
+    # mean-field theory of a trained nn.PReLU uses (and names) the learned slope
+    with torch.no_grad():
+        tm.weight.fill_(0.6)
+    assert actlab.theory.activation(tm).params["init"] == pytest.approx(0.6)
+
+
 def test_serialize_rejects_non_activations():
     with pytest.raises(TypeError, match="Linear is not an activation"):
         actlab.serialize(nn.Linear(2, 2))

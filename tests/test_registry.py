@@ -167,8 +167,20 @@ def test_invalid_configs():
     with pytest.raises(ValueError, match="has no 'name'") as e:
         actlab.get({"negative_slope": 0.2})
     one_line_error(e)
-    with pytest.raises(TypeError, match="must be a string"):
+    with pytest.raises(TypeError, match=r"a config dict or an nn\.Module, got int"):
         actlab.get(123)
+
+
+def test_numpy_scalars_are_numbers_and_modules_take_no_parameters():
+    assert actlab.get("leaky_relu", negative_slope=np.float32(0.25)).params["negative_slope"] == 0.25
+    assert actlab.get("maxout", k=np.int64(3)).params["k"] == 3
+    with pytest.raises(ValueError, match=r"init=tensor\(0.1000\) is invalid; valid: any finite number "
+                                         r"\(a Python number, not a tensor\)"):
+        actlab.get("prelu", init=torch.tensor(0.1))
+    with pytest.raises(ValueError, match=r"parameters \['negative_slope'\] cannot be given with a module"):
+        actlab.get(torch.nn.ReLU(), negative_slope=0.1)
+    with pytest.raises(TypeError, match=r"got builtin_function_or_method \(a function: register it first"):
+        actlab.get(torch.relu)
 
 
 def test_maxout_features_not_divisible_by_k():

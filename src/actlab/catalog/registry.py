@@ -73,7 +73,7 @@ def canonical(name: str) -> str:
     close = difflib.get_close_matches(k, names(include_aliases=True), n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
     raise UnknownActivationError(
-        f"unknown activation {name!r}{hint} (`actlab list` shows all {len(_SPECS)})"
+        f"unknown activation {name!r}{hint} (actlab.names() or `actlab list` shows all {len(_SPECS)})"
     )
 
 
@@ -93,6 +93,10 @@ def get(name: str | Mapping[str, Any] | nn.Module, **params: Any) -> nn.Module:
     """A new module: ``get("leaky_relu", negative_slope=0.2)``; also accepts a config dict
     (``get(module.get_config())``) or a module (returned as is)."""
     if isinstance(name, nn.Module):
+        if params:
+            raise ValueError(f"get: parameters {sorted(params)} cannot be given with a module "
+                             f"({type(name).__name__}); valid: a name or config with parameters, or a "
+                             "module alone")
         return name
     if isinstance(name, Mapping):
         config = dict(name)
@@ -102,6 +106,10 @@ def get(name: str | Mapping[str, Any] | nn.Module, **params: Any) -> nn.Module:
                              "{'name': 'leaky_relu', 'negative_slope': 0.2}")
         name = config.pop("name")
         params = config
+    elif not isinstance(name, str):
+        use = " (a function: register it first, actlab.register(name, fn))" if callable(name) else ""
+        raise TypeError(f"get: expected an activation name, a config dict or an nn.Module, got "
+                        f"{type(name).__name__}{use}")
     s = spec(name)
     runtime = {"generator"} if issubclass(s.module, StochasticActivation) else set()
     s.resolve({k: v for k, v in params.items() if k not in runtime})  # one-line ValueError

@@ -15,6 +15,7 @@ measured by the same code and listed in ``Properties.measured``.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
@@ -67,18 +68,26 @@ class Param:
             if not isinstance(value, bool):
                 raise ValueError(f"{where} is invalid; valid: True or False")
             return value
+        bounded = self.low is not None or self.high is not None
+        # numbers.Real/Integral: numpy scalars too (np.float32(0.2)); bool is an int, never a number here
         if self.kind is int:
-            if isinstance(value, bool) or not isinstance(value, int):
-                if isinstance(value, float) and value.is_integer():
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                integral_float = isinstance(value, numbers.Real) and float(value).is_integer()
+                if not isinstance(value, bool) and integral_float:
                     value = int(value)
                 else:
-                    raise ValueError(f"{where} is invalid; valid: an integer in {self.range_text()}")
+                    raise ValueError(f"{where} is invalid; valid: an integer in {self.range_text()}"
+                                     if bounded else f"{where} is invalid; valid: an integer")
+            value = int(value)
         elif self.kind is float:
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ValueError(f"{where} is invalid; valid: a number in {self.range_text()}")
+            valid = f"a number in {self.range_text()}" if bounded else "any finite number"
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                hint = " (a Python number, not a tensor)" if isinstance(value, torch.Tensor) else ""
+                raise ValueError(f"{where} is invalid; valid: {valid}{hint}")
             value = float(value)
             if not math.isfinite(value):
-                raise ValueError(f"{where} is invalid; valid: a finite number in {self.range_text()}")
+                raise ValueError(f"{where} is invalid; valid: "
+                                 f"{'a finite number in ' + self.range_text() if bounded else valid}")
         if self.low is not None and (
             value < self.low or (value == self.low and not self.low_inclusive)
         ):

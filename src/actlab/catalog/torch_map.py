@@ -25,8 +25,9 @@ _MAP: dict[type, Callable[[Any], dict[str, Any]]] = {
     nn.ReLU: lambda m: {"name": "relu"},
     nn.ReLU6: lambda m: {"name": "relu6"},
     nn.LeakyReLU: lambda m: {"name": "leaky_relu", "negative_slope": float(m.negative_slope)},
+    # the constructor's init (learned slopes travel in state_dict, which actlab's prelu loads)
     nn.PReLU: lambda m: {"name": "prelu", "num_parameters": m.num_parameters,
-                         "init": float(m.weight.detach().flatten()[0])},
+                         "init": float(getattr(m, "init", m.weight.detach().flatten()[0]))},
     nn.RReLU: lambda m: {"name": "rrelu", "lower": float(m.lower), "upper": float(m.upper)},
     nn.ELU: lambda m: {"name": "elu", "alpha": float(m.alpha)},
     nn.SELU: lambda m: {"name": "selu"},

@@ -138,6 +138,8 @@ def activation(act: Any, **params: Any) -> Phi:
                                  "knows; valid: a catalog name, config, catalog module or torch.nn "
                                  "activation module")
             module = get(config)
+            if isinstance(act, nn.PReLU):  # the learned slopes, not the initial ones
+                module.load_state_dict(act.state_dict())
     else:
         raise TypeError(f"theory: expected an activation name, config dict or module, got "
                         f"{type(act).__name__}")
@@ -147,7 +149,7 @@ def activation(act: Any, **params: Any) -> Phi:
                          "theory here covers elementwise activations")
     module = copy.deepcopy(module).eval()  # eval: stochastic units use their deterministic form
     weight = getattr(module, "weight", None)
-    if module.spec.name == "prelu" and weight is not None and weight.numel() > 1:
+    if module.spec.name == "prelu" and weight is not None:  # its params then name the learned slope
         w = weight.detach()
         if not bool((w == w.flatten()[0]).all()):
             raise ValueError("theory: this prelu has a different slope per channel; mean-field theory "
