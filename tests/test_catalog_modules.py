@@ -353,6 +353,27 @@ def test_serialize_torch_modules(tm, name):
     assert actlab.serialize(nn.LeakyReLU(0.2)) == {"name": "leaky_relu", "negative_slope": 0.2}
 
 
+def test_torch_attribute_names_read_the_parameters():
+    # code written for torch.nn reads act.negative_slope (e.g. kaiming_uniform_(w, a=act.negative_slope))
+    lrelu = actlab.get("leaky_relu", negative_slope=0.2)
+    assert lrelu.negative_slope == 0.2 == nn.LeakyReLU(0.2).negative_slope
+    ht = actlab.get("hard_tanh", min=-2.0, max=3.0)
+    assert (ht.min_val, ht.max_val) == (-2.0, 3.0)
+    assert actlab.get("softmax", dim=1).dim == 1 and actlab.get("elu", alpha=0.5).alpha == 0.5
+    with pytest.raises(AttributeError, match="negative_slope is fixed at construction"):
+        lrelu.negative_slope = 0.3
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        _ = lrelu.nope
+    # learned values keep their Parameter under the parameter's name; the noisy units' c stays settable
+    assert isinstance(actlab.get("silu", learnable=True).beta, nn.Parameter)
+    assert isinstance(actlab.get("nan_relu").p, nn.Parameter)
+
+
+def test_torchscript_is_refused_in_one_clear_line():
+    with pytest.raises(RuntimeError, match=r"TorchScript cannot compile catalog modules.*torch\.compile"):
+        torch.jit.script(nn.Sequential(nn.Linear(2, 2), actlab.get("relu")))
+
+
 def test_serialize_torch_prelu_gives_its_constructor_config():
     # a config holds constructor arguments (Keras' get_config); the learned slopes travel in state_dict
     tm = nn.PReLU(3, init=0.1)

@@ -537,6 +537,18 @@ def test_modularize_keeps_catalog_modules_whole(name: str, params: dict) -> None
     assert [type(m).__name__ for m in mod.children()].count("ReLU") == 1 and mod.act is model.act
 
 
+def test_history_rejects_unknown_statistics_and_layers() -> None:
+    model = _mlp(depth=2)
+    with watch(model) as mon:
+        _train(model, 2)
+    steps, names, vals = mon.history("grad_norm")
+    assert steps == [0, 1] and vals.shape == (2, len(names))
+    with pytest.raises(ValueError, match=r"unknown statistic 'gout_nrm'; valid: .*grad_norm"):
+        mon.history("gout_nrm")
+    with pytest.raises(ValueError, match=r"unknown layer\(s\) \['9'\]"):
+        mon.history("grad_norm", ["9"])
+
+
 def test_bad_arguments_name_the_valid_choices() -> None:
     model = _mlp()
     with pytest.raises(ValueError, match="every=0 is invalid; valid: an integer >= 1"):

@@ -43,6 +43,52 @@ class Activation(nn.Module):
     def get_config(self) -> dict[str, Any]:
         return {"name": self.name, **self.params}
 
+    # torch.nn's attribute names read the parameters (``act.negative_slope``, ``act.alpha``,
+    # ``act.dim``; Hardtanh's ``min_val``/``max_val``), as code written for torch.nn expects; they
+    # are fixed at construction, so assigning one is an error rather than a silent no-op.
+    _TORCH_NAMES: ClassVar[dict[str, str]] = {"min_val": "min", "max_val": "max"}
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            params = self.__dict__.get("params")
+            key = self._TORCH_NAMES.get(name, name)
+            if params is not None and key in params and not self.__dict__.get("_registering"):
+                return params[key]
+            raise
+
+    # A learned value may take its parameter's name (the noisy units' p, swish's beta): nn.Module
+    # refuses to register a name that hasattr() already finds, so the parameters hide meanwhile.
+    def register_parameter(self, name: str, param: nn.Parameter | None) -> None:
+        self.__dict__["_registering"] = True
+        try:
+            super().register_parameter(name, param)
+        finally:
+            self.__dict__["_registering"] = False
+
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
+        self.__dict__["_registering"] = True
+        try:
+            super().register_buffer(name, tensor, persistent)
+        finally:
+            self.__dict__["_registering"] = False
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        params = self.__dict__.get("params")
+        # learned values named like a parameter (the noisy units' p, swish's beta) are Parameters
+        if (params is not None and self._TORCH_NAMES.get(name, name) in params
+                and not isinstance(value, (Tensor, nn.Module)) and name not in self._parameters
+                and not isinstance(getattr(type(self), name, None), property)):  # the noisy units' c
+            raise AttributeError(f"actlab.{self.name}: {name} is fixed at construction; build a new "
+                                 f"module, e.g. actlab.get({self.name!r}, {name}=...)")
+        super().__setattr__(name, value)
+
+    def __prepare_scriptable__(self) -> nn.Module:  # torch.jit.script calls this first
+        raise RuntimeError(f"actlab.{self.name}: TorchScript cannot compile catalog modules (their "
+                           "parameters are keyword arguments); use torch.compile, torch.export or "
+                           "torch.jit.trace")
+
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v!r}" for k, v in self.params.items())
 

@@ -732,8 +732,17 @@ class Monitor:
         recorded step i (NaN where the layer did not report it)."""
         import numpy as np
 
+        records = self.records
+        known = sorted({k for r in records for stats in r["layers"].values() for k in stats})
+        if records and stat not in known:
+            raise ValueError(f"history: unknown statistic {stat!r}; valid: {', '.join(known)}")
+        if layers is not None:
+            every = {li.name for li in self.layers}
+            unknown = [n for n in layers if n not in every]
+            if unknown:
+                raise ValueError(f"history: unknown layer(s) {unknown}; valid: {', '.join(sorted(every))}")
         names = list(layers) if layers is not None else [
-            li.name for li in self.layers if any(stat in r["layers"].get(li.name, {}) for r in self.records)]
+            li.name for li in self.layers if any(stat in r["layers"].get(li.name, {}) for r in records)]
         vals = np.full((len(self.records), len(names)), np.nan)
         for i, r in enumerate(self.records):
             for j, n in enumerate(names):
