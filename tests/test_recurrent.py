@@ -122,3 +122,19 @@ def test_shared_module_instance_and_bad_arguments():
         GRU.from_torch(nn.GRU(2, 3, bidirectional=True))
     with pytest.raises(TypeError, match="expects a LSTM"):
         LSTM.from_torch(nn.GRU(2, 3))
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_loads_a_torch_state_dict_and_refuses_packed_sequences(kind: str) -> None:
+    torch.manual_seed(0)
+    ref = (nn.LSTM if kind == "lstm" else nn.GRU)(5, 8, num_layers=2)
+    ours = (LSTM if kind == "lstm" else GRU)(5, 8, num_layers=2)
+    ours.load_state_dict(ref.state_dict())  # weight_ih_l0 ... -> cells.0.weight_ih ...
+    x = torch.randn(6, 3, 5)
+    torch.testing.assert_close(ours(x)[0], ref(x)[0])
+    nested = nn.Sequential(ours)
+    nested.load_state_dict({f"0.{k}": v for k, v in ref.state_dict().items()})  # under a prefix too
+    ours.load_state_dict(ours.state_dict())  # its own keys still load
+    packed = nn.utils.rnn.pack_padded_sequence(x, [6, 4, 2])
+    with pytest.raises(TypeError, match="pad a PackedSequence first"):
+        ours(packed)

@@ -6,7 +6,8 @@ each nonlinearity a catalog entry: a name (``"hard_sigmoid"``), a config dict
 (``{"name": "nan_hard_sigmoid", "c": 1.0}``) or a module instance. With the defaults
 (sigmoid gates, tanh candidate) they compute what PyTorch's do, with the same parameter names and
 layout (``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh``; gates i, f, g, o for the LSTM and
-r, z, n for the GRU), so ``from_torch`` copies a trained PyTorch layer.
+r, z, n for the GRU), so ``from_torch`` copies a trained PyTorch layer and ``load_state_dict``
+takes a PyTorch layer's state dict (its ``weight_ih_l0`` ... map to ``cells.0.weight_ih`` ...).
 
 LSTM (Hochreiter & Schmidhuber 1997, with forget gate):
 
@@ -28,6 +29,7 @@ and exact, not fast (PyTorch's fused kernels are several times faster for sigmoi
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -189,9 +191,24 @@ class _Recurrent(nn.Module):
             self.cell_type(input_size if layer == 0 else hidden_size, hidden_size, bias, **cell_kw)
             for layer in range(num_layers)
         )
+        self._register_load_state_dict_pre_hook(self._torch_keys)
+
+    @staticmethod
+    def _torch_keys(state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
+        """Load a ``torch.nn.LSTM``/``GRU`` state dict too: its ``weight_ih_l0`` ... are this layer's
+        ``cells.0.weight_ih`` ... (same shapes and gate order)."""
+        for key in [k for k in state_dict if k.startswith(prefix)]:
+            m = re.fullmatch(r"(weight_ih|weight_hh|bias_ih|bias_hh)_l(\d+)", key[len(prefix):])
+            if m is not None:
+                state_dict[f"{prefix}cells.{m.group(2)}.{m.group(1)}"] = state_dict.pop(key)
 
     def _layout(self, x: Tensor) -> tuple[Tensor, bool]:
         """x as (time, batch, features); whether it was unbatched."""
+        if not isinstance(x, Tensor):
+            packed = type(x).__name__ == "PackedSequence"
+            raise TypeError(f"{type(self).__name__}: input must be a Tensor, got {type(x).__name__}"
+                            + ("; pad a PackedSequence first (torch.nn.utils.rnn.pad_packed_sequence)"
+                               if packed else ""))
         if x.dim() == 2:
             return x.unsqueeze(1), True
         if x.dim() != 3:
