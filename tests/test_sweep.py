@@ -75,13 +75,21 @@ def _expected_default_hash() -> str:
      ({"init": "xavier_normal", "sigma_w2": 2.0}, r"^sigma_w2: sets the 'sigma' init"),
      ({"dataset": "mnist"}, r"^dataset: 'mnist' is invalid; valid: xor"),
      ({"model": "cnn", "dataset": "moons"}, r"^model: 'cnn' needs image data"),
-     ({"lr": 0}, r"^lr: 0 is invalid")],
+     ({"lr": 0}, r"^lr: 0 is invalid"),
+     ({"act": {"negative_slope": 0.2}}, r"^act: \{'negative_slope': 0.2\} has no 'name'"),
+     ({"act": {"name": "elu", "alpha": 0.5}, "act_params": {"alpha": 1.0}}, r"^act: parameters given twice")],
 )
 def test_invalid_configs_name_the_key(kwargs: dict, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         TrialConfig(**kwargs)
     with pytest.raises(ConfigError, match=r"^dept: unknown key \(did you mean 'depth'\?\)"):
         TrialConfig.from_dict({"dept": 3})
+
+
+def test_act_config_dict_is_split_like_actlab_get() -> None:
+    as_dict = TrialConfig(act={"name": "LeakyReLU", "negative_slope": 0.2})
+    assert (as_dict.act, as_dict.act_params) == ("leaky_relu", {"negative_slope": 0.2})
+    assert as_dict.hash == TrialConfig(act="leaky_relu", act_params={"negative_slope": 0.2}).hash
 
 
 # -- grids ---------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,7 +57,7 @@ class TrialConfig:
 
     dataset: str = "digits"
     model: str = "mlp"
-    act: str = "relu"
+    act: str = "relu"  # or a config dict {"name": ..., **params}, split into act and act_params
     act_params: dict[str, Any] = field(default_factory=dict)
     gate_act: str | None = None
     depth: int = 2
@@ -83,6 +84,16 @@ class TrialConfig:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
+        if isinstance(self.act, Mapping):  # act={"name": "leaky_relu", "negative_slope": 0.2}, as actlab.get
+            config = dict(self.act)
+            if "name" not in config:
+                raise ConfigError(f"act: {config!r} has no 'name'; valid: a catalog name or a config "
+                                  "like {'name': 'leaky_relu', 'negative_slope': 0.2}")
+            if self.act_params and set(self.act_params) & set(config):
+                raise ConfigError(f"act: parameters given twice, in act and in act_params: "
+                                  f"{sorted(set(self.act_params) & set(config))}")
+            set_(self, "act", config.pop("name"))
+            set_(self, "act_params", {**self.act_params, **config})
         for f in dataclasses.fields(self):
             set_(self, f.name, _check(f.name, getattr(self, f.name)))
         # The activation by canonical name with all parameters resolved, so that aliases and
