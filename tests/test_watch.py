@@ -537,6 +537,13 @@ def test_modularize_keeps_catalog_modules_whole(name: str, params: dict) -> None
     assert [type(m).__name__ for m in mod.children()].count("ReLU") == 1 and mod.act is model.act
 
 
+def test_callable_module_shows_the_signature_of_watch() -> None:
+    import inspect
+
+    assert inspect.signature(actlab.watch) == inspect.signature(watch)  # call tips list every option
+    assert "every" in inspect.signature(actlab.watch).parameters
+
+
 def test_history_rejects_unknown_statistics_and_layers() -> None:
     model = _mlp(depth=2)
     with watch(model) as mon:

@@ -21,6 +21,7 @@ than record wrong numbers; watch the eager model.
 
 from __future__ import annotations
 
+import inspect
 import sys
 import types
 from collections.abc import Iterable
@@ -125,4 +126,9 @@ class _CallableModule(types.ModuleType):
         return watch(model, **kwargs)
 
 
+# call tips (inspect.signature, IDEs, Jupyter) show watch's own options and docstring
+_CallableModule.__call__.__doc__ = watch.__doc__
+_CallableModule.__call__.__signature__ = inspect.signature(watch).replace(  # type: ignore[attr-defined]
+    parameters=[inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY),
+                *inspect.signature(watch).parameters.values()])
 sys.modules[__name__].__class__ = _CallableModule
