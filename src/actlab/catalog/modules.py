@@ -115,7 +115,9 @@ class StochasticActivation(Activation):
 
     Args:
         generator: optional ``torch.Generator`` for reproducible noise; by default the global RNG
-            (so ``torch.manual_seed`` makes runs reproducible).
+            (so ``torch.manual_seed`` makes runs reproducible). Not with ``torch.utils.checkpoint``,
+            which replays only the global RNG when it recomputes: there the recomputation would
+            draw new noise.
     """
 
     def __init__(self, generator: torch.Generator | None = None, **params: Any) -> None:
