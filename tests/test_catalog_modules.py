@@ -369,6 +369,38 @@ def test_torch_attribute_names_read_the_parameters():
     assert isinstance(actlab.get("nan_relu").p, nn.Parameter)
 
 
+IN_PLACE = [("relu", {}), ("relu6", {}), ("leaky_relu", {"negative_slope": 0.2}), ("elu", {"alpha": 0.5}),
+            ("selu", {}), ("celu", {}), ("hard_tanh", {"min": -2.0}), ("hard_sigmoid", {"slope": 1 / 6}),
+            ("hard_swish", {}), ("mish", {})]
+
+
+@pytest.mark.parametrize(("name", "params"), IN_PLACE, ids=[n for n, _ in IN_PLACE])
+def test_inplace_like_torch(name, params):
+    m, ref = actlab.get(name, inplace=True, **params), actlab.get(name, **params)
+    assert m.inplace and "inplace=True" in repr(m) and actlab.get(m.get_config()).inplace
+    lin = nn.Linear(6, 6)
+    x = torch.randn(5, 6, dtype=torch.float64)
+    lin = lin.double()
+    z = lin(x)
+    y = m(z)
+    assert y is z  # the output overwrote the input
+    torch.testing.assert_close(y, ref(lin(x)))
+    (g,) = torch.autograd.grad(y.sum(), lin.weight)
+    (g_ref,) = torch.autograd.grad(ref(lin(x)).sum(), lin.weight)
+    torch.testing.assert_close(g, g_ref)
+
+
+def test_inplace_where_torch_has_none_is_refused_and_torch_flags_carry():
+    for name, params in (("sigmoid", {}), ("prelu", {}), ("hard_sigmoid", {}), ("silu", {})):
+        with pytest.raises(ValueError, match="inplace=True is invalid; valid for relu"):
+            actlab.get(name, inplace=True, **params)
+    assert actlab.serialize(nn.ReLU(inplace=True)) == {"name": "relu", "inplace": True}
+    assert actlab.deserialize(actlab.serialize(nn.LeakyReLU(0.1, inplace=True))).inplace
+    assert actlab.serialize(nn.ReLU()) == {"name": "relu"}
+    # theory integrates over its own quadrature nodes: an in-place module must not overwrite them
+    assert actlab.theory.chi1(actlab.get("relu", inplace=True), 2.0) == pytest.approx(1.0)
+
+
 def test_torchscript_is_refused_in_one_clear_line():
     with pytest.raises(RuntimeError, match=r"TorchScript cannot compile catalog modules.*torch\.compile"):
         torch.jit.script(nn.Sequential(nn.Linear(2, 2), actlab.get("relu")))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from actlab.catalog import functional as AF
@@ -24,6 +25,9 @@ class Activation(nn.Module):
     """
 
     name: ClassVar[str] = ""
+    #: ``inplace=True`` (``actlab.get("relu", inplace=True)``, as ``nn.ReLU(inplace=True)``): the
+    #: output overwrites the input, for the entries whose torch function has an in-place form
+    inplace: bool = False
 
     def __init__(self, **params: Any) -> None:
         super().__init__()
@@ -34,14 +38,32 @@ class Activation(nn.Module):
         self._fn = self.spec.fn
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.inplace:
+            AF.check_input(x, self.name)
+            return _IN_PLACE[self.name](x, **self.params)
         return self._fn(x, **self.params)
+
+    def set_inplace(self, inplace: bool = True) -> Activation:
+        """Compute in place (``inplace=True`` of torch's modules); returns the module. Only for the
+        entries whose torch function has an in-place form, at parameters it covers."""
+        if not isinstance(inplace, bool):
+            raise ValueError(f"{self.name}: inplace={inplace!r} is invalid; valid: True or False")
+        if inplace:
+            supported = self.name in _IN_PLACE and type(self).forward is Activation.forward
+            if supported and self.name == "hard_sigmoid":
+                supported = self.params["slope"] == 1.0 / 6.0  # torch's hardsigmoid
+            if not supported:
+                raise ValueError(f"{self.name}{self.params or ''}: inplace=True is invalid; valid for "
+                                 f"{', '.join(_IN_PLACE)} (hard_sigmoid with slope=1/6)")
+        self.inplace = inplace
+        return self
 
     def derivative(self, x: Tensor) -> Tensor:
         """Closed-form f'(x) at this module's parameters (learned values included)."""
         return self.spec.derivative(x, **self.params)
 
     def get_config(self) -> dict[str, Any]:
-        return {"name": self.name, **self.params}
+        return {"name": self.name, **self.params, **({"inplace": True} if self.inplace else {})}
 
     # torch.nn's attribute names read the parameters (``act.negative_slope``, ``act.alpha``,
     # ``act.dim``; Hardtanh's ``min_val``/``max_val``), as code written for torch.nn expects; they
@@ -90,7 +112,8 @@ class Activation(nn.Module):
                            "torch.jit.trace")
 
     def extra_repr(self) -> str:
-        return ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        items = [f"{k}={v!r}" for k, v in self.params.items()]
+        return ", ".join([*items, "inplace=True"] if self.inplace else items)
 
     # Pickling (torch.save(module), deepcopy, multiprocessing) stores the entry's name, not its
     # spec: a spec holds functions, which may be closures or lambdas (user registrations, entries
@@ -108,6 +131,21 @@ class Activation(nn.Module):
         super().__setstate__(state)
         self.spec = spec(self.name)
         self._fn = self.spec.fn
+
+
+# torch's in-place forms (autograd handles them as for nn.ReLU(inplace=True))
+_IN_PLACE: dict[str, Any] = {
+    "relu": lambda x: torch.relu_(x),
+    "relu6": lambda x: F.relu6(x, inplace=True),
+    "leaky_relu": lambda x, negative_slope: F.leaky_relu(x, negative_slope, inplace=True),
+    "elu": lambda x, alpha: F.elu(x, alpha, inplace=True),
+    "selu": lambda x: F.selu(x, inplace=True),
+    "celu": lambda x, alpha: F.celu(x, alpha, inplace=True),
+    "hard_tanh": lambda x, min, max: F.hardtanh(x, min, max, inplace=True),
+    "hard_sigmoid": lambda x, slope: F.hardsigmoid(x, inplace=True),
+    "hard_swish": lambda x: F.hardswish(x, inplace=True),
+    "mish": lambda x: F.mish(x, inplace=True),
+}
 
 
 class StochasticActivation(Activation):

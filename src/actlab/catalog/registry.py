@@ -111,9 +111,12 @@ def get(name: str | Mapping[str, Any] | nn.Module, **params: Any) -> nn.Module:
         raise TypeError(f"get: expected an activation name, a config dict or an nn.Module, got "
                         f"{type(name).__name__}{use}")
     s = spec(name)
+    params = dict(params)
+    inplace = params.pop("inplace", False)  # a module option, as torch's, not a parameter of f
     runtime = {"generator"} if issubclass(s.module, StochasticActivation) else set()
     s.resolve({k: v for k, v in params.items() if k not in runtime})  # one-line ValueError
-    return s.module(**params)
+    module = s.module(**params)
+    return module.set_inplace(inplace) if inplace is not False else module
 
 
 def serialize(module: nn.Module) -> dict[str, Any]:
@@ -125,7 +128,7 @@ def serialize(module: nn.Module) -> dict[str, Any]:
     mapped = from_torch(module)
     if mapped is None:
         raise TypeError(f"{type(module).__name__} is not an activation actlab knows")
-    return mapped
+    return {**mapped, "inplace": True} if getattr(module, "inplace", False) else mapped
 
 
 def deserialize(config: Mapping[str, Any]) -> nn.Module:

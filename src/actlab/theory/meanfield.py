@@ -148,6 +148,8 @@ def activation(act: Any, **params: Any) -> Phi:
         raise ValueError(f"theory: {module.spec.name} mixes features (not elementwise); mean-field "
                          "theory here covers elementwise activations")
     module = copy.deepcopy(module).eval()  # eval: stochastic units use their deterministic form
+    if getattr(module, "inplace", False):  # the quadrature reuses its nodes: never overwrite them
+        module.set_inplace(False)
     weight = getattr(module, "weight", None)
     if module.spec.name == "prelu" and weight is not None:  # its params then name the learned slope
         w = weight.detach()
