@@ -183,6 +183,17 @@ def test_numpy_scalars_are_numbers_and_modules_take_no_parameters():
         actlab.get(torch.relu)
 
 
+def test_every_public_functional_form_has_a_docstring():
+    import inspect
+
+    import actlab.functional as AFn
+
+    forms = [n for n in dir(AFn) if not n.startswith("_") and inspect.isfunction(getattr(AFn, n))]
+    assert len(forms) > 70
+    assert [n for n in forms if not (getattr(AFn, n).__doc__ or "").strip()] == []
+    assert "negative_slope=0.01" in AFn.leaky_relu.__doc__ and "Maas" in AFn.leaky_relu.__doc__
+
+
 def test_maxout_features_not_divisible_by_k():
     m = actlab.get("maxout", k=3)
     with pytest.raises(ValueError) as e:

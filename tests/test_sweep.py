@@ -86,6 +86,13 @@ def test_invalid_configs_name_the_key(kwargs: dict, match: str) -> None:
         TrialConfig.from_dict({"dept": 3})
 
 
+def test_run_grid_takes_one_config_and_explains_a_dict() -> None:
+    (r,) = run_grid(TrialConfig(dataset="xor", depth=1, width=8, epochs=1), progress=False)
+    assert r.status == "ok"
+    with pytest.raises(TypeError, match=r"got dict \(build it with TrialConfig.from_dict"):
+        run_grid([{"depth": 1}], progress=False)
+
+
 def test_act_config_dict_is_split_like_actlab_get() -> None:
     as_dict = TrialConfig(act={"name": "LeakyReLU", "negative_slope": 0.2})
     assert (as_dict.act, as_dict.act_params) == ("leaky_relu", {"negative_slope": 0.2})

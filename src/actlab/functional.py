@@ -73,3 +73,29 @@ def _add_noisy_forms() -> None:
 
 
 _add_noisy_forms()
+
+
+def _document() -> None:
+    """Docstrings from the catalog for the forms that have none: the formula, the parameters with
+    their defaults and valid ranges, the paper."""
+    from actlab.catalog.registry import names, spec
+
+    for name in names():
+        fn, dfn = globals().get(name), globals().get(f"d_{name}")
+        if fn is None:
+            continue
+        entry = spec(name)
+        params = "".join(f", {p.name}={p.default!r}" for p in entry.params)
+        ranges = "; ".join(f"``{p.name}``: {p.range_text()}" for p in entry.params)
+        about = f":math:`{entry.formula}`" + (f" ({entry.reference})" if entry.reference else "")
+        if not (fn.__doc__ or "").strip():
+            fn.__doc__ = (f"``{name}(x{params})``: {about}."
+                          + (f"\n\nParameters: {ranges}." if ranges else "")
+                          + f"\n\nThe module form is ``actlab.get({name!r})``; ``actlab.spec({name!r})`` "
+                          "holds its properties.")
+        if dfn is not None and not (dfn.__doc__ or "").strip():
+            dfn.__doc__ = (f"``d_{name}(x{params})``: the closed-form derivative f'(x) of ``{name}``, "
+                           f"{about}; same parameters.")
+
+
+_document()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, overload
 
 import torch
 from torch import nn
@@ -87,6 +87,12 @@ class UnknownActivationError(KeyError, ValueError):
 def spec(name: str) -> Spec:
     """The spec of an activation (canonical name or alias)."""
     return _SPECS[canonical(name)]
+
+
+@overload
+def get(name: str | Mapping[str, Any], **params: Any) -> Activation: ...
+@overload
+def get(name: nn.Module, **params: Any) -> nn.Module: ...
 
 
 def get(name: str | Mapping[str, Any] | nn.Module, **params: Any) -> nn.Module:

@@ -30,7 +30,7 @@ __all__ = ["run_grid"]
 
 
 def run_grid(
-    configs: Iterable[TrialConfig] | Grid,
+    configs: Iterable[TrialConfig] | Grid | TrialConfig,
     store: str | os.PathLike[str] | Store | None = None,
     backend: str = "local",
     workers: int | None = None,
@@ -44,7 +44,7 @@ def run_grid(
     """Run every config not yet in ``store`` and return the results of all of them, in order.
 
     Args:
-        configs: trial configs, or a :class:`Grid` from :func:`load_grid`.
+        configs: trial configs (or one), or a :class:`Grid` from :func:`load_grid`.
         store: the results store (path or :class:`Store`); default: the grid's store, or an
             in-memory one for a plain list.
         backend: ``"local"`` (process pool) or ``"ray"``.
@@ -58,11 +58,14 @@ def run_grid(
     check_backend(backend, workers, address)  # before the store is created
     if store is None:
         store = configs.store if isinstance(configs, Grid) else ":memory:"
+    if isinstance(configs, TrialConfig):
+        configs = [configs]
     unique: dict[str, TrialConfig] = {}
     order: list[str] = []
     for c in configs:
         if not isinstance(c, TrialConfig):
-            raise TypeError(f"run_grid expects TrialConfig objects, got {type(c).__name__}")
+            hint = " (build it with TrialConfig.from_dict(d))" if isinstance(c, dict) else ""
+            raise TypeError(f"run_grid expects TrialConfig objects, got {type(c).__name__}{hint}")
         order.append(c.hash)
         unique.setdefault(c.hash, c)
     st = store if isinstance(store, Store) else Store(store)

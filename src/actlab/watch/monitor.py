@@ -29,14 +29,21 @@ the hooks on tensors live and die with their graph. Outputs and gradients are no
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
 
 from actlab.watch.layers import MAIN_KINDS, ActInfo, activation_info, first_tensor, is_activation, layer_kind
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from actlab.watch.summary import Summary
+
 
 STEP_MODES = ("forward", "manual", "optimizer")
 
@@ -751,7 +758,7 @@ class Monitor:
                     vals[i, j] = v
         return [r["step"] for r in self.records], names, vals
 
-    def summary(self, echo: bool = False, theory: bool = True) -> Any:
+    def summary(self, echo: bool = False, theory: bool = True) -> Summary:
         """The diagnosis: a :class:`actlab.watch.Summary` (``to_dict()``, ``to_json()``, ``str()`` is
         the short human text); ``echo=True`` prints the text too. ``theory``: add the mean-field
         chi_1 next to the measured per-layer gradient ratio (``Summary.mean_field``; MLP-style
@@ -764,7 +771,7 @@ class Monitor:
             print(s.text)
         return s
 
-    def plot(self, path: str | None = None, **kwargs: Any) -> Any:
+    def plot(self, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> Figure:
         """Gradient flow per layer over time and dead/saturated fractions per layer; saves to
         ``path`` (PNG, SVG, PDF by extension) when given, returns the matplotlib figure."""
         from actlab.watch.plot import plot_monitor
