@@ -81,6 +81,13 @@ def test_symbolic_trace(name):
     torch.testing.assert_close(traced(x), m(x))
 
 
+@pytest.mark.parametrize("config", [{"name": "silu", "learnable": True},
+                                    {"name": "prelu", "num_parameters": 6}])
+def test_symbolic_trace_with_learned_values(config):
+    m = nn.Sequential(nn.Linear(4, 6), actlab.get(config), nn.Linear(6, 3))
+    torch.testing.assert_close(torch.fx.symbolic_trace(m)(x := torch.randn(5, 4)), m(x))
+
+
 @pytest.mark.usefixtures("fresh_dynamo")
 @pytest.mark.parametrize(("name", "params", "train"), COMPILE_CASES,
                          ids=[f"{n}{p or ''}-{'train' if t else 'eval'}" for n, p, t in COMPILE_CASES])
@@ -360,8 +367,15 @@ def test_torch_attribute_names_read_the_parameters():
     ht = actlab.get("hard_tanh", min=-2.0, max=3.0)
     assert (ht.min_val, ht.max_val) == (-2.0, 3.0)
     assert actlab.get("softmax", dim=1).dim == 1 and actlab.get("elu", alpha=0.5).alpha == 0.5
-    with pytest.raises(AttributeError, match="negative_slope is fixed at construction"):
-        lrelu.negative_slope = 0.3
+    for value in (0.3, torch.tensor(0.3), nn.Parameter(torch.tensor(0.3))):  # never silently unused
+        with pytest.raises(AttributeError, match="negative_slope is fixed at construction"):
+            lrelu.negative_slope = value
+    with pytest.raises(AttributeError, match=r"actlab.get\('hard_tanh', min=\.\.\.\)"):  # the catalog's name
+        ht.min_val = 0.0
+    with pytest.raises(AttributeError, match="beta is fixed"):
+        actlab.get("silu").beta = nn.Parameter(torch.tensor(2.0))
+    swish = actlab.get("silu", learnable=True)
+    swish.beta = nn.Parameter(torch.tensor(2.0))  # a learned value may be replaced
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         _ = lrelu.nope
     # learned values keep their Parameter under the parameter's name; the noisy units' c stays settable
@@ -397,6 +411,9 @@ def test_inplace_where_torch_has_none_is_refused_and_torch_flags_carry():
     assert actlab.serialize(nn.ReLU(inplace=True)) == {"name": "relu", "inplace": True}
     assert actlab.deserialize(actlab.serialize(nn.LeakyReLU(0.1, inplace=True))).inplace
     assert actlab.serialize(nn.ReLU()) == {"name": "relu"}
+    # torch in-place modules actlab computes out of place: the flag is dropped, the config loads
+    for tm in (nn.SiLU(inplace=True), nn.RReLU(inplace=True)):
+        assert "inplace" not in actlab.serialize(tm) and actlab.deserialize(actlab.serialize(tm)) is not None
     # theory integrates over its own quadrature nodes: an in-place module must not overwrite them
     assert actlab.theory.chi1(actlab.get("relu", inplace=True), 2.0) == pytest.approx(1.0)
 

@@ -206,6 +206,7 @@ def test_usage_errors_are_one_line(args, message):
 def test_bare_group_shows_its_help():
     r = subprocess.run([sys.executable, "-m", "actlab", "sweep"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "sweep [OPTIONS] COMMAND" in r.stdout and "table" in r.stdout
+    assert r.stdout.count("Usage:") == 1  # printed once
     r = subprocess.run([sys.executable, "-m", "actlab", "list", "--help"], capture_output=True, text=True,
                        timeout=120)
     assert r.returncode == 0 and "list [OPTIONS]" in r.stdout

@@ -192,6 +192,7 @@ def test_every_public_functional_form_has_a_docstring():
     assert len(forms) > 70
     assert [n for n in forms if not (getattr(AFn, n).__doc__ or "").strip()] == []
     assert "negative_slope=0.01" in AFn.leaky_relu.__doc__ and "Maas" in AFn.leaky_relu.__doc__
+    assert AFn.d_prelu.__doc__.startswith("``d_prelu(x, weight=None, num_parameters=1, init=0.25)``")
 
 
 def test_maxout_features_not_divisible_by_k():

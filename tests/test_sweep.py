@@ -19,6 +19,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+import actlab
 from actlab.sweep import (
     ConfigError,
     Store,
@@ -77,7 +78,8 @@ def _expected_default_hash() -> str:
      ({"model": "cnn", "dataset": "moons"}, r"^model: 'cnn' needs image data"),
      ({"lr": 0}, r"^lr: 0 is invalid"),
      ({"act": {"negative_slope": 0.2}}, r"^act: \{'negative_slope': 0.2\} has no 'name'"),
-     ({"act": {"name": "elu", "alpha": 0.5}, "act_params": {"alpha": 1.0}}, r"^act: parameters given twice")],
+     ({"act": {"name": "elu", "alpha": 0.5}, "act_params": {"alpha": 1.0}}, r"^act: parameters given twice"),
+     ({"act": {"name": "elu"}, "act_params": None}, r"^act_params: None is invalid")],
 )
 def test_invalid_configs_name_the_key(kwargs: dict, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
@@ -97,6 +99,8 @@ def test_act_config_dict_is_split_like_actlab_get() -> None:
     as_dict = TrialConfig(act={"name": "LeakyReLU", "negative_slope": 0.2})
     assert (as_dict.act, as_dict.act_params) == ("leaky_relu", {"negative_slope": 0.2})
     assert as_dict.hash == TrialConfig(act="leaky_relu", act_params={"negative_slope": 0.2}).hash
+    # serialize() of an in-place module: the flag changes no result, the trial is the same
+    assert TrialConfig(act=actlab.serialize(torch.nn.ReLU(inplace=True))).hash == TrialConfig().hash
 
 
 # -- grids ---------------------------------------------------------------------------------------

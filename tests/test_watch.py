@@ -480,6 +480,8 @@ def test_step_counts_agree_in_every_step_mode(mode: str) -> None:
     assert "3 recorded steps of 3" in repr(mon)  # before anything is read: the last step counts too
     s = mon.summary()
     assert (s.steps, s.recorded) == (3, 3)
+    model(torch.randn(4, 8)).sum().backward()  # a 4th step under way (not yet ended by step())
+    assert "4 recorded steps of 4" in repr(mon)
     mon.close()
 
 
@@ -535,6 +537,21 @@ def test_modularize_keeps_catalog_modules_whole(name: str, params: dict) -> None
     x = torch.randn(5, 4)
     torch.testing.assert_close(mod(x), model(x))
     assert [type(m).__name__ for m in mod.children()].count("ReLU") == 1 and mod.act is model.act
+
+
+def test_torch_prelu_is_named_by_its_learned_slope() -> None:
+    # nn.PReLU serializes to its constructor's init; the monitor (and its mean-field check) must see
+    # the slope the layer has now
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.PReLU(), nn.Linear(16, 16), nn.PReLU(), nn.Linear(16, 3))
+    with torch.no_grad():
+        for m in model:
+            if isinstance(m, nn.PReLU):
+                m.weight.fill_(1.0)  # slope 1: the identity
+    with watch(model) as mon:
+        _train(model, 2)
+    acts = [li for li in mon.layers if li.kind == "activation"]
+    assert all(li.params["init"] == pytest.approx(1.0, abs=1e-3) for li in acts)
 
 
 def test_callable_module_shows_the_signature_of_watch() -> None:

@@ -78,6 +78,8 @@ _add_noisy_forms()
 def _document() -> None:
     """Docstrings from the catalog for the forms that have none: the formula, the parameters with
     their defaults and valid ranges, the paper."""
+    import inspect
+
     from actlab.catalog.registry import names, spec
 
     for name in names():
@@ -85,7 +87,8 @@ def _document() -> None:
         if fn is None:
             continue
         entry = spec(name)
-        params = "".join(f", {p.name}={p.default!r}" for p in entry.params)
+        sig = inspect.signature(fn)
+        params = "".join(f", {p.replace(annotation=p.empty)}" for p in list(sig.parameters.values())[1:])
         ranges = "; ".join(f"``{p.name}``: {p.range_text()}" for p in entry.params)
         about = f":math:`{entry.formula}`" + (f" ({entry.reference})" if entry.reference else "")
         if not (fn.__doc__ or "").strip():
@@ -94,7 +97,9 @@ def _document() -> None:
                           + f"\n\nThe module form is ``actlab.get({name!r})``; ``actlab.spec({name!r})`` "
                           "holds its properties.")
         if dfn is not None and not (dfn.__doc__ or "").strip():
-            dfn.__doc__ = (f"``d_{name}(x{params})``: the closed-form derivative f'(x) of ``{name}``, "
+            dparams = "".join(f", {p.replace(annotation=p.empty)}"
+                              for p in list(inspect.signature(dfn).parameters.values())[1:])
+            dfn.__doc__ = (f"``d_{name}(x{dparams})``: the closed-form derivative f'(x) of ``{name}``, "
                            f"{about}; same parameters.")
 
 

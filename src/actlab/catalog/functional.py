@@ -66,7 +66,7 @@ def _check_params(name: str, **params: object) -> None:
         return
     from actlab.catalog.registry import spec  # the registry imports this module
 
-    plain = {k: v for k, v in params.items() if not isinstance(v, Tensor)}
+    plain = {k: v for k, v in params.items() if not isinstance(v, (Tensor, torch.fx.Proxy))}
     spec(name).resolve(plain)
     if len(plain) == len(params) and len(_VALID) < 100_000:
         _VALID.add(key)
@@ -399,7 +399,7 @@ def silu(x: Tensor, beta: Tensor | float = 1.0, learnable: bool = False) -> Tens
     here so that ``silu(x, **spec.defaults)`` works like every other entry."""
     check_input(x, "silu")
     _check_params("silu", beta=beta, learnable=learnable)
-    if not isinstance(beta, Tensor) and beta == 1.0:
+    if not isinstance(beta, (Tensor, torch.fx.Proxy)) and beta == 1.0:
         return F.silu(x)
     return x * torch.sigmoid(beta * x)
 

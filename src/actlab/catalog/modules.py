@@ -96,14 +96,19 @@ class Activation(nn.Module):
         finally:
             self.__dict__["_registering"] = False
 
+    def _learned_names(self) -> frozenset[str]:
+        """Parameters whose value is learned, held by an ``nn.Parameter`` of the same name (the
+        noisy units' p, swish-beta's beta): those attributes may be assigned."""
+        return frozenset()
+
     def __setattr__(self, name: str, value: Any) -> None:
         params = self.__dict__.get("params")
-        # learned values named like a parameter (the noisy units' p, swish's beta) are Parameters
-        if (params is not None and self._TORCH_NAMES.get(name, name) in params
-                and not isinstance(value, (Tensor, nn.Module)) and name not in self._parameters
+        key = self._TORCH_NAMES.get(name, name)
+        if (params is not None and key in params and name not in self._learned_names()
+                and name not in _MODULE_ATTRIBUTES  # nn.Module's own (training, ...)
                 and not isinstance(getattr(type(self), name, None), property)):  # the noisy units' c
             raise AttributeError(f"actlab.{self.name}: {name} is fixed at construction; build a new "
-                                 f"module, e.g. actlab.get({self.name!r}, {name}=...)")
+                                 f"module, e.g. actlab.get({self.name!r}, {key}=...)")
         super().__setattr__(name, value)
 
     def __prepare_scriptable__(self) -> nn.Module:  # torch.jit.script calls this first
@@ -132,6 +137,8 @@ class Activation(nn.Module):
         self.spec = spec(self.name)
         self._fn = self.spec.fn
 
+
+_MODULE_ATTRIBUTES = frozenset(dir(nn.Module)) | {"training"}
 
 # torch's in-place forms (autograd handles them as for nn.ReLU(inplace=True))
 _IN_PLACE: dict[str, Any] = {
@@ -382,6 +389,9 @@ class SiLU(Activation):
         super().__init__(beta=beta, learnable=learnable)
         if learnable:
             self.beta = nn.Parameter(torch.tensor(float(beta)))
+
+    def _learned_names(self) -> frozenset[str]:
+        return frozenset({"beta"}) if self.params["learnable"] else frozenset()
 
     def forward(self, x: Tensor) -> Tensor:
         beta = self.beta if self.params["learnable"] else self.params["beta"]

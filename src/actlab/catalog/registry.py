@@ -134,7 +134,13 @@ def serialize(module: nn.Module) -> dict[str, Any]:
     mapped = from_torch(module)
     if mapped is None:
         raise TypeError(f"{type(module).__name__} is not an activation actlab knows")
-    return {**mapped, "inplace": True} if getattr(module, "inplace", False) else mapped
+    if getattr(module, "inplace", False):  # kept where actlab has the in-place form (same results)
+        try:
+            get(mapped).set_inplace(True)
+            return {**mapped, "inplace": True}
+        except ValueError:
+            pass
+    return mapped
 
 
 def deserialize(config: Mapping[str, Any]) -> nn.Module:

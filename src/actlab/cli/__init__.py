@@ -85,12 +85,13 @@ def main() -> None:
     # click's UsageError (Typer vendors click in recent releases, so reach it through a public class)
     usage_error = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
     try:
-        code = app(standalone_mode=False)
-        sys.exit(code if isinstance(code, int) else 0)
+        code = app(standalone_mode=False)  # a command's return value, or typer.Exit's code
+        sys.exit(code if type(code) is int else 0)
     except usage_error as e:
         ctx = getattr(e, "ctx", None)
-        if type(e).__name__ == "NoArgsIsHelpError" and ctx is not None:  # a bare group: its help
-            typer.echo(ctx.get_help())
+        if type(e).__name__ == "NoArgsIsHelpError":  # a bare group: its help (Rich has printed it)
+            if e.format_message():
+                typer.echo(e.format_message())
             sys.exit(2)
         msg = e.format_message()
         if ctx is not None and msg.startswith("No such command") and hasattr(ctx.command, "list_commands"):

@@ -41,6 +41,9 @@ class NoisyActivation(StochasticActivation):
                 init.uniform_(-abs(p0), abs(p0))
             self.p = nn.Parameter(init)
 
+    def _learned_names(self) -> frozenset[str]:
+        return frozenset({"p"}) if self.learns_p else frozenset()
+
     # -- the noise level, driven by NoiseAnnealer ---------------------------------------------
     @property
     def c(self) -> float:

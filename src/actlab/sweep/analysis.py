@@ -87,7 +87,7 @@ def apply_where(df: Any, where: Mapping[str, Any] | None) -> Any:
 
 
 def _matches(x: Any, v: str) -> bool:
-    if isinstance(x, bool) or type(x).__name__ == "bool_":
+    if isinstance(x, bool) or type(x).__name__ in ("bool_", "bool"):  # numpy 1.x / 2.x bools
         return str(x).lower() == v.lower()
     if _is_number(x):
         try:

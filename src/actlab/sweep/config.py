@@ -92,6 +92,10 @@ class TrialConfig:
             if self.act_params and set(self.act_params) & set(config):
                 raise ConfigError(f"act: parameters given twice, in act and in act_params: "
                                   f"{sorted(set(self.act_params) & set(config))}")
+            if not isinstance(self.act_params, dict):
+                raise ConfigError(f"act_params: {self.act_params!r} is invalid; valid: a table of "
+                                  "the activation's parameters")
+            config.pop("inplace", None)  # a memory option of modules (serialize keeps it): same results
             set_(self, "act", config.pop("name"))
             set_(self, "act_params", {**self.act_params, **config})
         for f in dataclasses.fields(self):

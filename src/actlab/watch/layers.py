@@ -93,6 +93,9 @@ def activation_info(m: nn.Module, tau: float) -> ActInfo:
         s = catalog_spec(name)
         if isinstance(m, nn.PReLU):  # the learned slope, not the initial one
             deriv = _prelu_derivative(m, s, params)
+            w = m.weight.detach()
+            if bool((w == w.flatten()[0]).all()):  # one slope: name it (the mean-field check uses it)
+                params["init"] = float(w.flatten()[0])
         else:
             def deriv(x: Tensor, _s: Any = s, _p: dict = params) -> Tensor:
                 return _s.derivative(x, **_p)

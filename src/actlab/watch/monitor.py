@@ -818,8 +818,9 @@ class Monitor:
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "watching"
+        recorded = self._nrec + self._in_flight()  # the step in progress counts once it has data
         return (f"<actlab.watch.Monitor {state} {type(self.model).__name__}: {len(self.layers)} layers, "
-                f"{self._nrec + self._in_flight()} recorded steps of {self.steps_seen}, every={self.every}>")
+                f"{recorded} recorded steps of {max(self.steps_seen, recorded)}, every={self.every}>")
 
     def _in_flight(self) -> int:
         """1 while the current step has statistics not yet brought to the host (ended by the next
