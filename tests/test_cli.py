@@ -203,6 +203,17 @@ def test_usage_errors_are_one_line(args, message):
     assert r.stderr.startswith(message) and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
+def test_file_system_errors_are_one_line(tmp_path):
+    blocker = tmp_path / "afile"
+    blocker.write_text("")
+    for args in (["plot", "relu", "--out", str(blocker / "x.png")],
+                 ["diagnose", "--steps", "1", "--depth", "1", "--jsonl", str(blocker / "x.jsonl")]):
+        r = subprocess.run([sys.executable, "-m", "actlab", *args], capture_output=True, text=True,
+                           timeout=120)
+        assert r.returncode == 2 and r.stderr.startswith("actlab: error: "), r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1 and "afile" in r.stderr, r.stderr
+
+
 def test_bare_group_shows_its_help():
     r = subprocess.run([sys.executable, "-m", "actlab", "sweep"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "sweep [OPTIONS] COMMAND" in r.stdout and "table" in r.stdout

@@ -7,6 +7,7 @@ line on stderr and a non-zero exit (:func:`fail`).
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import Any
 
@@ -102,7 +103,10 @@ def main() -> None:
     except typer.Abort:
         typer.echo("actlab: aborted", err=True)
         sys.exit(1)
-    except (ValueError, TypeError, KeyError, FileNotFoundError) as e:
+    except BrokenPipeError:  # `actlab list | head`: the reader left; no traceback (Python's docs' recipe)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
+    except (ValueError, TypeError, KeyError, OSError) as e:  # OSError: paths (a file where a folder goes)
         msg = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
         typer.echo(f"actlab: error: {msg}", err=True)
         sys.exit(2)
