@@ -8,6 +8,8 @@ Stochastic modules draw noise only in ``train()`` mode and take an optional ``to
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import torch
@@ -82,19 +84,21 @@ class Activation(nn.Module):
 
     # A learned value may take its parameter's name (the noisy units' p, swish's beta): nn.Module
     # refuses to register a name that hasattr() already finds, so the parameters hide meanwhile.
-    def register_parameter(self, name: str, param: nn.Parameter | None) -> None:
+    @contextlib.contextmanager
+    def _parameters_hidden(self) -> Iterator[None]:
         self.__dict__["_registering"] = True
         try:
-            super().register_parameter(name, param)
+            yield
         finally:
             self.__dict__["_registering"] = False
 
+    def register_parameter(self, name: str, param: nn.Parameter | None) -> None:
+        with self._parameters_hidden():
+            super().register_parameter(name, param)
+
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
-        self.__dict__["_registering"] = True
-        try:
+        with self._parameters_hidden():
             super().register_buffer(name, tensor, persistent)
-        finally:
-            self.__dict__["_registering"] = False
 
     def _learned_names(self) -> frozenset[str]:
         """Parameters whose value is learned, held by an ``nn.Parameter`` of the same name (the
@@ -142,7 +146,7 @@ _MODULE_ATTRIBUTES = frozenset(dir(nn.Module)) | {"training"}
 
 # torch's in-place forms (autograd handles them as for nn.ReLU(inplace=True))
 _IN_PLACE: dict[str, Any] = {
-    "relu": lambda x: torch.relu_(x),
+    "relu": torch.relu_,
     "relu6": lambda x: F.relu6(x, inplace=True),
     "leaky_relu": lambda x, negative_slope: F.leaky_relu(x, negative_slope, inplace=True),
     "elu": lambda x, alpha: F.elu(x, alpha, inplace=True),
