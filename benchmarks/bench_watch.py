@@ -3,13 +3,18 @@
     .venv/bin/python benchmarks/bench_watch.py                 # all three models, 1 thread
     .venv/bin/python benchmarks/bench_watch.py --model relu --rounds 30 --threads 2
 
-Each model exists four times with equal weights: unwatched, watched recording every step, watched
-recording every 10th step, and unwatched under ``torch.autograd.detect_anomaly(check_nan=True)`` (the
-usual way to find where NaN appears; it records every forward's stack and checks every backward
-output). Rounds run every variant for ``--steps`` SGD steps in turn (round-robin),
-in a shuffled order per round, so load on a shared machine hits all variants alike; the report gives
-the median over rounds of each round's ratio to the unwatched model (paired), in process CPU time
-and in wall time. Absolute times drift; the ratios are the result.
+One model per kind runs four ways: unwatched, watched recording every step, watched recording
+every 10th step, and unwatched under ``torch.autograd.detect_anomaly(check_nan=True)`` (the usual way
+to find where NaN appears; it records every forward's stack and checks every backward output). All
+four use the same model, optimizer and batch: a separate model per variant put its tensors elsewhere
+in memory, and that alone moved the ratios by up to +-4% from one process to the next (even the
+nearly idle every-10 monitor measured 1.045x once). Rounds run every variant for ``--steps`` SGD
+steps in turn (round-robin), in a shuffled order per round, so load on a shared machine hits all
+variants alike; a watched variant attaches a fresh monitor before its steps and closes it after them
+(one untimed step first: a monitor's first recorded step learns the layers, and every variant gets
+the same untimed step). The report gives the median over rounds of each round's ratio to the
+unwatched run (paired), in process CPU time and in wall time. Absolute times drift; the ratios are
+the result.
 
 Goal (issue 4, part 5): 8-layer 512-wide ReLU MLP, batch 256, SGD, CPU: every step <= 1.05x,
 every 10 steps <= 1.015x. The sigmoid MLP and the CNN are reported alongside.
@@ -23,11 +28,13 @@ import statistics
 import time
 import warnings
 from collections.abc import Callable
+from contextlib import nullcontext
 
 import torch
 from torch import nn
 
 import actlab.nets as nets
+from actlab.sweep._malloc import tune_malloc
 from actlab.watch import watch
 
 GOALS = {1: 1.05, 10: 1.015}
@@ -49,7 +56,7 @@ def make(kind: str, seed: int = 0) -> tuple[nn.Module, torch.Tensor, torch.Tenso
     return model, x, y
 
 
-def stepper(model: nn.Module, x: torch.Tensor, y: torch.Tensor, anomaly: bool = False) -> Callable[[], None]:
+def stepper(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Callable[[], None]:
     opt = torch.optim.SGD(model.parameters(), lr=1e-3)
 
     def step() -> None:
@@ -57,42 +64,42 @@ def stepper(model: nn.Module, x: torch.Tensor, y: torch.Tensor, anomaly: bool = 
         nn.functional.cross_entropy(model(x), y).backward()
         opt.step()
 
-    def step_anomaly() -> None:
-        with torch.autograd.detect_anomaly(check_nan=True):
-            step()
+    return step
 
-    return step_anomaly if anomaly else step
+
+VARIANTS = {"plain": None, "every 1": 1, "every 10": 10, "anomaly": None}
 
 
 def bench(kind: str, rounds: int, steps: int) -> dict[str, float]:
-    variants: dict[str, Callable[[], None]] = {}
-    monitors = []
-    for name, every in (("plain", None), ("every 1", 1), ("every 10", 10), ("anomaly", None)):
-        model, x, y = make(kind)
-        if every is not None:
-            monitors.append(watch(model, every=every))
-        variants[name] = stepper(model, x, y, anomaly=name == "anomaly")
-    for step in variants.values():  # warm-up: allocator, first-step bookkeeping
-        for _ in range(max(2, steps // 5)):
-            step()
-    times: dict[str, list[float]] = {k: [] for k in variants}
-    cpu: dict[str, list[float]] = {k: [] for k in variants}
-    order = list(variants)
+    model, x, y = make(kind)
+    step = stepper(model, x, y)
+    for _ in range(max(2, steps // 5)):  # warm-up: allocator, lazy initialisation
+        step()
+    times: dict[str, list[float]] = {k: [] for k in VARIANTS}
+    cpu: dict[str, list[float]] = {k: [] for k in VARIANTS}
+    recorded: dict[str, int] = {}
+    order = list(VARIANTS)
     rng = random.Random(0)
     for _ in range(rounds):
         rng.shuffle(order)  # no variant always runs first (or right after another) in a round
         for name in order:
-            step = variants[name]
-            t0, c0 = time.perf_counter(), time.process_time()
-            for _ in range(steps):
-                step()
-            times[name].append((time.perf_counter() - t0) / steps)
-            cpu[name].append((time.process_time() - c0) / steps)
-    for mon in monitors:
-        mon.close()
-    out = {"recorded": float(len(monitors[0].records))}
+            every = VARIANTS[name]
+            mon = watch(model, every=every) if every is not None else None
+            with torch.autograd.detect_anomaly(check_nan=True) if name == "anomaly" else nullcontext():
+                step()  # untimed: a monitor's first recorded step (every variant gets one)
+                t0, c0 = time.perf_counter(), time.process_time()
+                for _ in range(steps):
+                    step()
+                times[name].append((time.perf_counter() - t0) / steps)
+                cpu[name].append((time.process_time() - c0) / steps)
+            if mon is not None:
+                mon.close()
+                recorded[name] = len(mon.records) - 1  # the untimed first step left out
+    # each monitor recorded what it should have during its timed steps
+    assert (recorded["every 1"], recorded["every 10"]) == (steps, steps // 10), recorded
+    out: dict[str, float] = {}
     for label, tt in (("wall", times), ("cpu", cpu)):
-        # paired: the ratio to the unwatched model within each round (same load), median over rounds
+        # paired: the ratio to the unwatched run within each round (same load), median over rounds
         out[f"{label}_plain_ms"] = statistics.median(tt["plain"]) * 1e3
         for key, name in (("every1", "every 1"), ("every10", "every 10"), ("anomaly", "anomaly")):
             out[f"{label}_{key}"] = statistics.median(a / b for a, b in zip(tt[name], tt["plain"]))
@@ -106,13 +113,15 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--steps", type=int, default=10, help="steps per round (a multiple of 10)")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--no-tune-malloc", action="store_true", help="measure with glibc's default thresholds")
     args = ap.parse_args()
     if args.steps % 10:
         ap.error("--steps must be a multiple of 10 (every round then holds one step recorded by every=10)")
     torch.set_num_threads(args.threads)
+    tuned = False if args.no_tune_malloc else tune_malloc()
     kinds = ["relu", "sigmoid", "cnn"] if args.model == "all" else [args.model]
     print(f"torch {torch.__version__}, {args.threads} thread(s), {args.rounds} rounds x {args.steps} steps, "
-          "median step time; ratio = that variant / unwatched")
+          f"malloc tuned: {tuned}; median step time; ratio = that variant / unwatched")
     print("cpu = process CPU time (robust on a shared machine: time spent waiting for a core is not "
           "counted), wall = perf_counter")
     print(f"{'model':34s} {'clock':5s} {'plain ms':>9s} {'every 1':>9s} {'every 10':>9s} {'anomaly':>9s}")

@@ -3,6 +3,7 @@ resume after SIGKILL, the local and Ray backends, and the CLI."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import os
@@ -86,6 +87,16 @@ def test_invalid_configs_name_the_key(kwargs: dict, match: str) -> None:
         TrialConfig(**kwargs)
     with pytest.raises(ConfigError, match=r"^dept: unknown key \(did you mean 'depth'\?\)"):
         TrialConfig.from_dict({"dept": 3})
+
+
+def test_unknown_keyword_names_the_closest_key() -> None:
+    # the constructor and replace() as from_dict: not Python's bare "unexpected keyword argument"
+    with pytest.raises(ConfigError, match=r"^widht: unknown key \(did you mean 'width'\?\); valid: act, "):
+        TrialConfig(widht=8)
+    with pytest.raises(ConfigError, match=r"^epoch: unknown key \(did you mean 'epochs'\?\)"):
+        TrialConfig().replace(epoch=3)
+    assert TrialConfig(width=8).replace(epochs=3) == TrialConfig(width=8, epochs=3)
+    assert "width" in inspect.signature(TrialConfig).parameters  # IDEs still see the fields
 
 
 def test_run_grid_takes_one_config_and_explains_a_dict() -> None:

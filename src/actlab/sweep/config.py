@@ -10,6 +10,8 @@ results bumps the version so that old stored results are not taken for new ones.
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import functools
 import hashlib
 import json
 import math
@@ -150,18 +152,11 @@ class TrialConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrialConfig:
-        """Build from a dict; an unknown key is a :class:`ConfigError` naming it."""
+        """Build from a dict; an unknown key is a :class:`ConfigError` naming it (and the closest
+        valid key)."""
         if not isinstance(d, dict):
             raise ConfigError(f"a trial config must be a table, got {type(d).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        for k in d:
-            if k not in known:
-                import difflib
-
-                close = difflib.get_close_matches(str(k), sorted(known), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise ConfigError(f"{k}: unknown key{hint}; valid: {', '.join(sorted(known))}")
-        return cls(**d)
+        return cls(**d)  # an unknown key is refused by __init__ (see _refuse_unknown_keys)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), allow_nan=False)
@@ -201,6 +196,28 @@ def _int(name: str, v: Any, low: int, optional: bool = False) -> int | None:
         raise ConfigError(f"{name}: {v!r} is invalid; valid: an integer >= {low}"
                           + (" (or omit it)" if optional else ""))
     return v
+
+
+
+def _refuse_unknown_keys(init: Any) -> Any:
+    """Wrap the dataclass ``__init__``: an unknown keyword (``TrialConfig(widht=8)``, a grid key,
+    ``replace(epoch=5)``) is a :class:`ConfigError` naming the closest valid key, not Python's bare
+    "unexpected keyword argument"."""
+    known = sorted(f.name for f in dataclasses.fields(TrialConfig))
+
+    @functools.wraps(init)
+    def checked(self: TrialConfig, *args: Any, **kwargs: Any) -> None:
+        for k in kwargs:
+            if k not in known:
+                close = difflib.get_close_matches(str(k), known, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ConfigError(f"{k}: unknown key{hint}; valid: {', '.join(known)}")
+        init(self, *args, **kwargs)
+
+    return checked
+
+
+TrialConfig.__init__ = _refuse_unknown_keys(TrialConfig.__init__)  # type: ignore[method-assign]
 
 
 def _float(name: str, v: Any, low: float, strict: bool = False, optional: bool = False,
