@@ -462,6 +462,83 @@ def test_compiled_kernel_equals_eager():
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("name", noisy.NAMES)
+@pytest.mark.parametrize("training", [False, True], ids=["eval", "train"])
+def test_meta_tensors_run_on_shapes_alone(name, training):
+    """Deferred initialisation (device="meta"): forward and backward need no data (a 0-d p used
+    to be read as a number)."""
+    m = actlab.get(name).to("meta").train(training)
+    x = torch.empty(4, 8, device="meta", requires_grad=True)
+    y = m(x)
+    assert y.is_meta and y.shape == x.shape and y.dtype == x.dtype
+    y.sum().backward()
+    assert x.grad is not None and x.grad.shape == x.shape
+
+
+@pytest.mark.parametrize("name", noisy.NAMES)
+def test_torch_export_matches_eager(name):
+    m = actlab.get(name).eval()
+    x = torch.randn(16, 8) * 3
+    exported = torch.export.export(m, (x,))
+    torch.testing.assert_close(exported.module()(x), m(x))
+
+
+@pytest.mark.parametrize("name", ["nan_hard_tanh", "nan_hard_sigmoid", "nanil_relu"])
+def test_torch_func_vmap_grad_jacrev_match_autograd(name):
+    """torch.func transforms run through NAN's autograd Function (plain ops, batched): vmap equals
+    the batched call, per-sample gradients of the input and of a per-unit p equal autograd's
+    sample by sample, jacrev's diagonal equals the gradient."""
+    from torch.func import functional_call, grad, jacrev, vmap
+
+    m = actlab.get(name, num_parameters=8).eval()
+    x = torch.randn(5, 8, dtype=torch.float64) * 3
+    m = m.double()
+    torch.testing.assert_close(vmap(m)(x.unsqueeze(1)).squeeze(1), m(x))
+    params = {k: v.detach() for k, v in m.named_parameters()}
+
+    def loss(prm, xs):
+        return functional_call(m, prm, (xs.unsqueeze(0),)).pow(2).sum()
+
+    per_x = vmap(grad(loss, argnums=1), in_dims=(None, 0))(params, x)
+    per_p = vmap(grad(loss), in_dims=(None, 0))(params, x)["p"]
+    for i in range(len(x)):
+        xi = x[i:i + 1].clone().requires_grad_(True)
+        m.zero_grad()
+        m(xi).pow(2).sum().backward()
+        torch.testing.assert_close(per_x[i], xi.grad[0])
+        torch.testing.assert_close(per_p[i], m.p.grad)
+    jac = jacrev(m)(x[:1])
+    d = x[:1].clone().requires_grad_(True)
+    m(d).sum().backward()
+    torch.testing.assert_close(jac.reshape(8, 8).diagonal(), d.grad[0])
+
+
+@pytest.mark.slow
+def test_torch_compile_traces_the_plain_ops_once():
+    """Under torch.compile a NAN unit is traced as the plain elementwise ops (which the compiler
+    fuses), not as the blocked eager kernel, whose loop over blocks of CHUNK elements would be
+    unrolled into the graph: a 4x larger input gives a graph of the same size. Values and
+    gradients equal the eager model's."""
+    sizes: list[int] = []
+
+    def count_nodes(gm, example_inputs):  # a torch.compile backend that only looks
+        sizes.append(len(gm.graph.nodes))
+        return gm.forward
+
+    torch._dynamo.reset()
+    unit = actlab.get("nan_hard_sigmoid").eval()  # the eval form: deterministic
+    compiled = torch.compile(unit, backend=count_nodes, dynamic=False)
+    for n in (NF.CHUNK, 4 * NF.CHUNK):
+        x = (torch.randn(n) * 4).requires_grad_(True)
+        xr = x.detach().clone().requires_grad_(True)
+        y, yr = compiled(x), unit(xr)
+        torch.testing.assert_close(y, yr)
+        y.sum().backward()
+        yr.sum().backward()
+        torch.testing.assert_close(x.grad, xr.grad)
+    assert len(sizes) == 2 and sizes[0] == sizes[1], sizes
+
+
 # -------------------------------------------------------------------------------------------------
 # modules, parameters, errors
 # -------------------------------------------------------------------------------------------------

@@ -307,12 +307,13 @@ def _nan_grads(g: Tensor, x: Tensor, p: Tensor, xi: Tensor | None, alpha: float,
 CHUNK = 30_000
 
 
-def _canonical(x: Tensor, p: Tensor) -> tuple[Tensor, Tensor | float, int]:
-    """x as a contiguous (N, C, R) tensor with p a float or a (1, C, 1) tensor, and the rows per
-    block (blocks run over N, so that a per-unit p broadcasts within each)."""
+def _canonical(x: Tensor, p: Tensor) -> tuple[Tensor, Tensor, int]:
+    """x as a contiguous (N, C, R) tensor with p 0-d or (1, C, 1), and the rows per block (blocks
+    run over N, so that a per-unit p broadcasts within each). A 0-d p stays a tensor: reading it
+    as a number would sync a GPU at every call and fails on meta tensors and under torch.export."""
     x = x.contiguous()
     if p.dim() == 0:
-        x3, p3 = x.view(-1, 1, 1), float(p)
+        x3, p3 = x.view(-1, 1, 1), p
     elif x.dim() == 1:
         x3, p3 = x.view(1, -1, 1), p.reshape(1, -1, 1)
     else:
@@ -365,7 +366,7 @@ def _nan_grads_blocked(g: Tensor, x: Tensor, p: Tensor, xi: Tensor | None, alpha
     block = (min(rows, x3.shape[0]), *x3.shape[1:])
     bufs = [x3.new_empty(block) for _ in range(4)]
     masks = [torch.empty(block, dtype=torch.bool, device=x.device) for _ in range(2)]
-    gp = torch.zeros(p3.shape if isinstance(p3, Tensor) else (), dtype=x.dtype, device=x.device)
+    gp = torch.zeros(p3.shape, dtype=x.dtype, device=x.device)
     affine = slope != 1.0 or offset != 0.0
     for a in range(0, x3.shape[0], rows):
         xc, gc, gxc = x3[a:a + rows], g3[a:a + rows], gx3[a:a + rows]
@@ -389,12 +390,9 @@ def _nan_grads_blocked(g: Tensor, x: Tensor, p: Tensor, xi: Tensor | None, alpha
         if xi3 is not None:
             t.mul_(_same_dtype(xi3[a:a + rows], s))
         t.mul_(k)  # w = dL/d(p Delta)
-        if isinstance(p3, Tensor):
-            gxc.addcmul_(t, p3, value=-slope)
-        else:
-            gxc.add_(t, alpha=-p3 * slope)
+        gxc.addcmul_(t, p3, value=-slope)
         if need_p:
-            gp += t.mul_(d).sum(dim=(0, 2), keepdim=True) if isinstance(p3, Tensor) else t.mul_(d).sum()
+            gp += t.mul_(d).sum(dim=(0, 2), keepdim=True) if p3.dim() else t.mul_(d).sum()
     return gx3.view(x.shape), (gp.reshape(p.shape) if need_p else None)
 
 
@@ -402,11 +400,18 @@ _EAGER = {"value": _nan_value_blocked, "grads": _nan_grads_blocked}
 _PLAIN = {"value": _nan_value, "grads": _nan_grads}
 _COMPILED: dict[str, Callable[..., Any]] = {}
 _COMPILE_FAILED = False
+_functorch_active: Callable[[], bool] = getattr(torch._C, "_are_functorch_transforms_active", lambda: False)
 
 
 def _run(name: str, *args: Any) -> Any:
-    """The blocked eager kernel, or the torch.compile'd plain function when ``compiled`` is on."""
+    """The blocked eager kernel, or the torch.compile'd plain function when ``compiled`` is on.
+    While torch.compile or torch.export traces the model, or under torch.func transforms (vmap,
+    grad, jacrev), the plain function: the compiler fuses its ops, where the blocked kernel's loop
+    would be unrolled into the graph, and its ``out=`` buffers can be neither traced with autograd
+    nor batched."""
     global _COMPILE_FAILED
+    if torch.compiler.is_compiling() or _functorch_active():
+        return _PLAIN[name](*args)
     if not _OPTIONS.compiled or _COMPILE_FAILED:
         return _EAGER[name](*args)
     if name not in _COMPILED:
@@ -423,18 +428,23 @@ def _run(name: str, *args: Any) -> Any:
 class _NANFunction(torch.autograd.Function):
     """NAN as one autograd node: saves x, p and xi (or the generator state), nothing else."""
 
+    generate_vmap_rule = True  # torch.func.vmap / grad / jacrev: the plain ops run batched (_run)
+
     @staticmethod
-    def forward(ctx, x: Tensor, p: Tensor, xi: Tensor | None, unit_: Unit, alpha: float, k: float,
+    def forward(x: Tensor, p: Tensor, xi: Tensor | None, unit_: Unit, alpha: float, k: float,
                 redraw: _Redraw | None) -> Tensor:
-        geometry = (unit_.slope, unit_.offset, unit_.low, unit_.high)
-        y = _run("value", x, p, xi, alpha, k, *geometry)
-        ctx.geometry, ctx.alpha, ctx.k, ctx.redraw = geometry, alpha, k, redraw
+        return _run("value", x, p, xi, alpha, k, unit_.slope, unit_.offset, unit_.low, unit_.high)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
+        x, p, xi, unit_, alpha, k, redraw = inputs
+        ctx.geometry = (unit_.slope, unit_.offset, unit_.low, unit_.high)
+        ctx.alpha, ctx.k, ctx.redraw = alpha, k, redraw
         ctx.has_xi = xi is not None
         if xi is not None and redraw is None:
             ctx.save_for_backward(x, p, xi)
         else:
             ctx.save_for_backward(x, p)
-        return y
 
     @staticmethod
     def backward(ctx, g: Tensor):
