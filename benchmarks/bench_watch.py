@@ -87,6 +87,8 @@ def bench(kind: str, rounds: int, steps: int) -> dict[str, float]:
             mon = watch(model, every=every) if every is not None else None
             with torch.autograd.detect_anomaly(check_nan=True) if name == "anomaly" else nullcontext():
                 step()  # untimed: a monitor's first recorded step (every variant gets one)
+                if mon is not None:
+                    mon.step()  # ... and its bookkeeping, which would run at the next forward
                 t0, c0 = time.perf_counter(), time.process_time()
                 for _ in range(steps):
                     step()

@@ -96,6 +96,10 @@ def test_unknown_keyword_names_the_closest_key() -> None:
     with pytest.raises(ConfigError, match=r"^epoch: unknown key \(did you mean 'epochs'\?\)"):
         TrialConfig().replace(epoch=3)
     assert TrialConfig(width=8).replace(epochs=3) == TrialConfig(width=8, epochs=3)
+    with pytest.raises(ConfigError, match=r"^self: unknown key"):
+        TrialConfig.from_dict({"self": 1})  # a grid table may hold any key
+    with pytest.raises(ConfigError, match=r"^1: a key must be a string"):
+        TrialConfig.from_dict({1: 2})
     assert "width" in inspect.signature(TrialConfig).parameters  # IDEs still see the fields
 
 

@@ -156,6 +156,10 @@ class TrialConfig:
         valid key)."""
         if not isinstance(d, dict):
             raise ConfigError(f"a trial config must be a table, got {type(d).__name__}")
+        for k in d:
+            if not isinstance(k, str):
+                raise ConfigError(f"{k!r}: a key must be a string; valid: "
+                                  f"{', '.join(sorted(f.name for f in dataclasses.fields(cls)))}")
         return cls(**d)  # an unknown key is refused by __init__ (see _refuse_unknown_keys)
 
     def to_json(self) -> str:
@@ -206,7 +210,7 @@ def _refuse_unknown_keys(init: Any) -> Any:
     known = sorted(f.name for f in dataclasses.fields(TrialConfig))
 
     @functools.wraps(init)
-    def checked(self: TrialConfig, *args: Any, **kwargs: Any) -> None:
+    def checked(self: TrialConfig, /, *args: Any, **kwargs: Any) -> None:
         for k in kwargs:
             if k not in known:
                 close = difflib.get_close_matches(str(k), known, n=1)
