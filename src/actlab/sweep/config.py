@@ -202,7 +202,6 @@ def _int(name: str, v: Any, low: int, optional: bool = False) -> int | None:
     return v
 
 
-
 def _refuse_unknown_keys(init: Any) -> Any:
     """Wrap the dataclass ``__init__``: an unknown keyword (``TrialConfig(widht=8)``, a grid key,
     ``replace(epoch=5)``) is a :class:`ConfigError` naming the closest valid key, not Python's bare
