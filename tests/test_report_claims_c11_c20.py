@@ -233,10 +233,26 @@ def test_c11_decide_branches() -> None:
     assert v.verdict == DEPENDS and "revive" in v.reason
     # a variant dies more than relu: refuted
     assert c11.decide(_c11_numbers(variants=0.6), True).verdict == REFUTED
-    # no learning-rate effect within noise: inconclusive in quick mode, refuted in full mode
+    # no learning-rate effect, an established tie: inconclusive in quick mode, refuted in full mode
     flat = _c11_numbers(sgd=(0.0, 0.0, 0.01), ada=(0.0, 0.0, 0.01), variants=0.0)
     assert c11.decide(flat, True).verdict == INCONCLUSIVE
     assert c11.decide(flat, False).verdict == REFUTED
+    # every seed of a run diverged (no values left): undetermined, never "no effect"
+    gone = _c11_numbers()
+    gone["runs"][f"sgd relu lr={c11.SGD_LRS[-1]:g}"]["dead"] = {"mean": math.nan, "std": math.nan,
+                                                               "se": math.nan, "n": 0}
+    gone["runs"][f"adagrad relu lr={c11.ADAGRAD_LRS[-1]:g}"]["dead"] = {"mean": math.nan, "std": math.nan,
+                                                                       "se": math.nan, "n": 0}
+    assert c11.decide(gone, False).verdict == INCONCLUSIVE
+
+
+def test_c11_significance() -> None:
+    # an effect needs >= min_effect and > t SE (t(2) = 4.30 for 3 seeds): 0.1 apart with SE 0.02 each
+    # (0.028 combined: 3.5 SE) is undetermined, not an effect; with 10 seeds it is one
+    assert c11._sig(_st(0.3, 0.0346, 3), _st(0.2, 0.0346, 3), 0.05) is None
+    assert c11._sig(_st(0.3, 0.0632, 10), _st(0.2, 0.0632, 10), 0.05) == 1
+    assert c11._sig(_st(0.2, 0.001, 3), _st(0.2, 0.001, 3), 0.05) == 0
+    assert c11._sig({"mean": math.nan, "std": math.nan, "se": math.nan, "n": 0}, _st(0.2), 0.05) is None
 
 
 def test_c11_unit_masks_exact() -> None:
@@ -287,6 +303,10 @@ def _c12_numbers(shallow: tuple[list[float], list[float]], deep: tuple[list[floa
 
 
 def test_c12_compare() -> None:
+    # Student's t: 3 paired seeds need |diff| > 4.30 SE; 2 SE (the normal rule) is not enough
+    d = c12.compare([0.95, 0.90, 0.93], [0.90, 0.88, 0.86], 0.03)
+    assert 2 * d["se"] < d["diff"] < 4.3 * d["se"] and d["outcome"] is None
+    assert c12.compare([0.9, math.nan, 0.9], [0.5, 0.5, 0.5], 0.03)["outcome"] is None  # never silently
     assert c12.compare([0.9, 0.91, 0.92], [0.5, 0.52, 0.49], 0.03)["outcome"] == 1
     assert c12.compare([0.90, 0.91, 0.92], [0.90, 0.905, 0.925], 0.03)["outcome"] == 0
     assert c12.compare([0.9, 0.7, 0.95], [0.8, 0.9, 0.7], 0.03)["outcome"] is None
@@ -304,7 +324,8 @@ def test_c12_decide_branches() -> None:
     assert c12.decide(_c12_numbers(tie, he_bit), True).verdict == DEPENDS  # better, but not "badly"
     noisy = ([0.9, 0.5, 0.8], [0.6, 0.8, 0.4])
     assert c12.decide(_c12_numbers(tie, noisy), True).verdict == INCONCLUSIVE
-    assert c12.decide(_c12_numbers(tie, noisy), False).verdict == REFUTED
+    # undetermined at the deepest comparison: no evidence either way, in full mode as well
+    assert c12.decide(_c12_numbers(tie, noisy), False).verdict == INCONCLUSIVE
 
 
 def test_c12_measure_tiny(tmp_path: Path) -> None:
@@ -338,7 +359,7 @@ def test_c13_decide_branches() -> None:
     assert c13.decide(_c13_numbers(_TIE, _TIE), True).verdict == REFUTED
     assert c13.decide(_c13_numbers(_WORSE, _TIE), False).verdict == REFUTED
     assert c13.decide(_c13_numbers(_TIE, _NOISY), True).verdict == INCONCLUSIVE
-    assert c13.decide(_c13_numbers(_TIE, _NOISY), False).verdict == REFUTED
+    assert c13.decide(_c13_numbers(_TIE, _NOISY), False).verdict == INCONCLUSIVE  # no evidence either way
 
 
 def test_c13_measure_tiny(tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ __all__ = ["CONFIRMED", "DEPENDS", "INCONCLUSIVE", "REFUTED", "VERDICTS", "Claim
 CONFIRMED = "confirmed"
 REFUTED = "refuted"
 DEPENDS = "depends"
-INCONCLUSIVE = "inconclusive in quick mode"
+INCONCLUSIVE = "inconclusive"
 VERDICTS = (CONFIRMED, REFUTED, DEPENDS, INCONCLUSIVE)
 
 

@@ -243,8 +243,8 @@ def render_html(report: Report) -> str:
     if mode != "full":
         banner = ('<p class="banner"><b>Quick mode</b>: fewer seeds, epochs and sizes than the full run, '
                   "with the same verdict rules. Where quick mode's evidence cannot decide a claim, its "
-                  "verdict is “inconclusive in quick mode”. Run <code>actlab report</code> for the full "
-                  "run.</p>")
+                  "verdict is “inconclusive”. Run <code>actlab report</code> for the full run, which may "
+                  "decide it.</p>")
     if report.missing:
         banner += (f'<p class="banner">{len(report.missing)} claim(s) have no experiment yet: '
                    f"{_e(', '.join(report.missing))}.</p>")

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["init_gradients", "layer_grads", "linears", "sample_std"]
+__all__ = ["init_gradients", "layer_grads", "linears"]
 
 
 def linears(model: nn.Module) -> list[nn.Linear]:
@@ -94,11 +94,3 @@ def init_gradients(configs: list[Any], n: int = 512) -> dict[str, Any]:
             "weight_total": float(_geo(wt)), "loss": float(np.mean(loss)),
             "weight_profile": _geo(wp).tolist(), "backprop_profile": _geo(bp).tolist(),
             "weight_ratio_runs": [float(v) for v in wr], "backprop_ratio_runs": [float(v) for v in br]}
-
-
-def sample_std(values: Any) -> float:
-    """The sample standard deviation over seeds (ddof 1); 0.0 for a single value."""
-    import numpy as np
-
-    v = np.asarray(values, dtype=float)
-    return float(np.std(v, ddof=1)) if v.size > 1 else 0.0

@@ -1,4 +1,5 @@
-"""Statistics shared by the training claims (C12-C16): paired comparisons over seeds, final accuracy."""
+"""Statistics shared by the claims: paired comparisons over seeds, the spread over seeds, a trial's final
+accuracy (a diverged run counts as chance, never as a missing value)."""
 
 from __future__ import annotations
 
@@ -10,20 +11,42 @@ import numpy as np
 
 def compare(a: list[float], b: list[float], margin: float) -> dict[str, Any]:
     """Paired comparison of a - b (seed by seed): mean difference, its standard error, and the outcome
-    +1 (a larger by >= margin and > 2 SE), -1 (smaller likewise), 0 (established tie: |diff| + 2 SE <
-    margin) or None (undetermined: neither)."""
+    +1 (a larger by >= margin and significantly: |diff| > t SE, the two-sided 95% Student t critical
+    value with n - 1 degrees of freedom, 4.30 for 3 seeds), -1 (smaller likewise), 0 (established tie,
+    the two one-sided tests at 5%: |diff| + t' SE < margin, t' the one-sided 95% value, 2.92 for 3
+    seeds) or None (undetermined: neither)."""
     d = np.array(a, dtype=float) - np.array(b, dtype=float)
     mean = float(d.mean())
-    se = float(d.std(ddof=1) / math.sqrt(d.size)) if d.size > 1 else math.inf
-    if abs(mean) >= margin and abs(mean) > 2 * se:
-        out: int | None = 1 if mean > 0 else -1
-    elif abs(mean) + 2 * se < margin:
+    n = int(d.size)
+    se = float(d.std(ddof=1) / math.sqrt(n)) if n > 1 else math.inf
+    t_diff, t_tie = t_critical(n)
+    if not math.isfinite(mean):
+        out: int | None = None
+    elif abs(mean) >= margin and abs(mean) > t_diff * se:
+        out = 1 if mean > 0 else -1
+    elif abs(mean) + t_tie * se < margin:
         out = 0
     else:
         out = None
-    return {"diff": mean, "se": se, "outcome": out, "n": int(d.size)}
+    return {"diff": mean, "se": se, "outcome": out, "n": n, "t": t_diff}
+
+
+def t_critical(n: int) -> tuple[float, float]:
+    """Student t critical values for n paired seeds: (two-sided 95%, one-sided 95%); inf below 2."""
+    if n < 2:
+        return math.inf, math.inf
+    from scipy.stats import t
+
+    return float(t.ppf(0.975, n - 1)), float(t.ppf(0.95, n - 1))
 
 
 def final_accuracy(r: Any, chance: float = 0.1) -> float:
     """A trial's final test accuracy; a diverged or failed run counts as ``chance`` (0.1 on digits)."""
     return float(r.final["test_acc"]) if r.status == "ok" and "test_acc" in r.final else chance
+
+
+def sample_std(values: Any) -> float:
+    """The sample standard deviation over seeds (ddof 1); 0.0 for a single value. NaN stays NaN: a
+    missing value is never dropped silently (count diverged runs with :func:`final_accuracy`)."""
+    v = np.asarray(values, dtype=float)
+    return float(np.std(v, ddof=1)) if v.size > 1 else 0.0

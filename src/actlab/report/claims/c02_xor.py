@@ -25,7 +25,7 @@ import torch
 
 import actlab
 from actlab.report.claim import CONFIRMED, DEPENDS, REFUTED, Claim, Context, Evidence, Table, Verdict
-from actlab.report.claims._layer_grads import sample_std
+from actlab.report.claims._stats import sample_std
 from actlab.sweep import TrialConfig
 from actlab.sweep.trial import load_data
 

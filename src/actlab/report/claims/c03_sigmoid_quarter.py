@@ -33,7 +33,8 @@ import actlab
 from actlab import nets
 from actlab.catalog.measure import bisect_root
 from actlab.report.claim import CONFIRMED, DEPENDS, REFUTED, Claim, Context, Evidence, Table, Verdict
-from actlab.report.claims._layer_grads import layer_grads, linears, sample_std
+from actlab.report.claims._layer_grads import layer_grads, linears
+from actlab.report.claims._stats import sample_std
 from actlab.sweep.trial import load_data
 
 #: "close to 0": below this fraction of sigmoid's peak derivative 1/4.

@@ -36,7 +36,8 @@ from actlab.report.claim import (
     Table,
     Verdict,
 )
-from actlab.report.claims._layer_grads import init_gradients, sample_std
+from actlab.report.claims._layer_grads import init_gradients
+from actlab.report.claims._stats import sample_std
 from actlab.sweep import TrialConfig
 
 DEPTH, WIDTH = 10, 64

@@ -25,7 +25,7 @@ from torch import nn
 
 from actlab import nets
 from actlab.report.claim import CONFIRMED, DEPENDS, REFUTED, Claim, Context, Evidence, Table, Verdict
-from actlab.report.claims._layer_grads import sample_std
+from actlab.report.claims._stats import sample_std
 from actlab.sweep.trial import load_data
 
 #: "about half": the mean exact-zero fraction of every zero-centred relu setting lies in this interval.

@@ -46,6 +46,7 @@ from actlab.report.claim import (
     Table,
     Verdict,
 )
+from actlab.report.claims._stats import t_critical
 from actlab.report.claims._training import train_keep_model
 from actlab.sweep import TrialConfig
 
@@ -226,14 +227,28 @@ def _table(numbers: dict[str, Any]) -> Table:
                  f"biases 0: {numbers['dead_at_init']['good']['mean']:.3f}.")
 
 
-def _sig(a: dict[str, float], b: dict[str, float], min_effect: float) -> int:
-    """+1 if a's mean exceeds b's by min_effect and 2 standard errors, -1 if below likewise, else 0."""
+def _sig(a: dict[str, float], b: dict[str, float], min_effect: float) -> int | None:
+    """+1 if a's mean exceeds b's by min_effect and t standard errors, -1 if below likewise, 0 if an
+    established tie (|diff| + t' SE < min_effect), None if undetermined or a side has no runs left (all
+    diverged). t, t': Student's two- and one-sided 95% values for the smaller arm's seeds."""
     if not (a["n"] and b["n"]):
-        return 0
+        return None
     diff = a["mean"] - b["mean"]
     se = math.sqrt(a["se"] ** 2 + b["se"] ** 2)
-    if abs(diff) >= min_effect and abs(diff) > 2 * se:
+    t_diff, t_tie = t_critical(min(a["n"], b["n"]))
+    if abs(diff) >= min_effect and abs(diff) > t_diff * se:
         return 1 if diff > 0 else -1
+    if abs(diff) + t_tie * se < min_effect:
+        return 0
+    return None
+
+
+def _either(outcomes: list[int | None]) -> int | None:
+    """One outcome for "an effect in either setting": -1 if any is reversed, else +1 if any holds, else
+    None if any is undetermined, else 0 (ties)."""
+    for o in (-1, 1, None):
+        if o in outcomes:
+            return o
     return 0
 
 
@@ -252,7 +267,7 @@ def decide(numbers: dict[str, Any], quick: bool) -> Verdict:
     relu_v = ada[vlr]
     var = {a: runs[f"adagrad {a} lr={vlr:g}"]["dead"] for a in numbers["variants"]}
     core = {
-        "large lr kills units": -1 if min(lr_effect) < 0 else max(lr_effect),
+        "large lr kills units": _either(lr_effect),
         "bad init kills units": _sig(init["bad"], init["good"], eff),
         **{f"{a} avoids it": _sig(relu_v, v, eff) for a, v in var.items()},
     }
@@ -274,20 +289,28 @@ def decide(numbers: dict[str, Any], quick: bool) -> Verdict:
              + f"; biases {numbers['bad_bias']:g}: {pct(init['bad'])} dead at init (biases 0: "
              f"{pct(init['good'])})"
              + f"; revived: {rev1}/{dead1} first-layer, {rev_d}/{dead_d} deeper dead units")
-    if any(v < 0 for v in core.values()):
-        bad_parts = ", ".join(k for k, v in core.items() if v < 0)
+    if any(v == -1 for v in core.values()):
+        bad_parts = ", ".join(k for k, v in core.items() if v == -1)
         return Verdict(REFUTED, f"Contradicted: {bad_parts}. {facts}.")
+    if any(v is None for v in core.values()):
+        within = ", ".join(k for k, v in core.items() if v is None)
+        return Verdict(INCONCLUSIVE, f"Within noise (neither an effect nor an established tie): {within}. "
+                                     f"{facts}.")
     if any(v == 0 for v in core.values()):
-        within = ", ".join(k for k, v in core.items() if v == 0)
+        tied = ", ".join(k for k, v in core.items() if v == 0)
         if quick:
-            return Verdict(INCONCLUSIVE, f"Within noise: {within}. {facts}.")
-        return Verdict(REFUTED, f"No measurable effect: {within}. {facts}.")
+            return Verdict(INCONCLUSIVE, f"No effect beyond the margin, from quick mode's few seeds: {tied}. "
+                                         f"{facts}.")
+        return Verdict(REFUTED, f"No effect (an established tie within the margin): {tied}. {facts}.")
     permanent = rev1 == 0 and deep_frac < numbers["max_revived"]
-    ada_ok = bool(ada_equal) and min(ada_equal) > 0
+    ada_ok = bool(ada_equal) and all(o == 1 for o in ada_equal)
     if permanent and ada_ok:
         return Verdict(CONFIRMED, f"All parts hold. {facts}.")
-    if not ada_ok and ada_usual < 0:
+    if not ada_ok and ada_usual == -1:
         return Verdict(REFUTED, f"Adagrad does not reduce dead units at any rate compared. {facts}.")
+    if not ada_ok and ada_usual is None:
+        return Verdict(INCONCLUSIVE, "Core parts hold, but Adagrad has more dead units than SGD at equal "
+                                     f"rates and its usual rate's advantage is within noise. {facts}.")
     if not ada_ok and ada_usual == 0:
         if quick:
             return Verdict(INCONCLUSIVE, "Core parts hold, but Adagrad has more dead units than SGD at equal "
@@ -310,13 +333,15 @@ CLAIM = Claim(
     id="C11",
     title="Dead ReLU: learning rate, init, variants, Adagrad",
     rule="Dead unit: f'(z) <= 1e-6 for every training input. MLP 2x64 on digits over seeds; an effect counts "
-         "when it is >= 0.05 and > 2 standard errors. Core: more dead units at the largest than the smallest "
-         "rate (SGD 0.1 vs 1.5 or Adagrad 0.01 vs 1, neither reversed); He init with biases -3 more than "
-         "with 0 at init; Leaky ReLU, PReLU, ELU fewer than ReLU (Adagrad lr 1). A core part contradicted: "
-         "refuted; within noise: inconclusive in quick mode, refuted in full. Core holds: confirmed if no "
-         "first-layer and < 10% of deeper dead units revive and Adagrad has fewer than SGD at equal rates; "
-         "depends if either fails but Adagrad at lr 0.01 beats SGD at lr 1.5; refuted (inconclusive in quick "
-         "mode if within noise) if it does not.",
+         "when it is >= 0.05 and > t standard errors, a tie when |diff| + t' SE < 0.05 (t, t': Student's "
+         "95% two- and one-sided values); diverged seeds are left out and counted. Core: more dead units at "
+         "the largest than the smallest rate (SGD 0.1 vs 1.5 or Adagrad 0.01 vs 1, neither reversed); He "
+         "init with biases -3 more than with 0 at init; Leaky ReLU, PReLU, ELU fewer than ReLU (Adagrad lr "
+         "1). A core part contradicted: refuted; undetermined (or no seed left): inconclusive; tied: "
+         "inconclusive in quick mode, refuted in full. Core holds: confirmed if no first-layer and < 10% "
+         "of deeper dead units revive and Adagrad has fewer than SGD at equal rates; depends if either "
+         "fails but Adagrad at lr 0.01 beats SGD at lr 1.5; refuted if it is worse there, inconclusive if "
+         "undetermined, refuted (inconclusive in quick mode) if tied.",
     measure=measure,
     decide=decide,
 )

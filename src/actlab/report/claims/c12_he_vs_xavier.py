@@ -14,9 +14,9 @@ ReLU MLP on the digits images, He (``kaiming_normal``) vs Xavier (``xavier_norma
 digits through the sweep engine (``ctx.train``): ReLU MLPs of width 64 at a shallow and a deep depth,
 SGD with momentum 0.9, 4 epochs (quick; 10 in full mode), each init at its better learning rate of a
 small grid (so that neither loses to an unlucky rate), several seeds. The final test accuracy is
-compared per depth: a difference counts when it is at least 3 points and beyond 2 standard errors of the
-paired (same seed) differences; it is an established tie when the difference plus 2 standard errors stays
-below 3 points.
+compared per depth: a difference counts when it is at least 3 points and beyond t standard errors of
+the paired (same seed) differences; it is an established tie when the difference plus t' standard
+errors stays below 3 points (t, t': Student's two- and one-sided 95% values for the seeds).
 """
 
 from __future__ import annotations
@@ -138,10 +138,10 @@ def measure(ctx: Context) -> Evidence:
 
 
 def decide(numbers: dict[str, Any], quick: bool) -> Verdict:
-    """Deepest depth: He must beat Xavier (paired, >= 3 points and > 2 SE) by at least 10 points for
+    """Deepest depth: He must beat Xavier (paired, >= 3 points and > t SE) by at least 10 points for
     "Xavier trains badly". Then confirmed if He is also better at every other depth, depends (on depth)
     if it ties or loses there; refuted if at the deepest depth Xavier is as good (established tie) or
-    better; inconclusive in quick mode when a comparison is undetermined."""
+    better; inconclusive when the deepest comparison is undetermined (and in quick mode when any is)."""
     depths = numbers["depths"]
     pd = {d: numbers["per_depth"][str(d)] for d in depths}
     deep = max(depths)
@@ -155,8 +155,8 @@ def decide(numbers: dict[str, Any], quick: bool) -> Verdict:
         return Verdict(INCONCLUSIVE, f"A difference is within noise. {txt}.")
     if cmp_deep["outcome"] in (0, -1):
         return Verdict(REFUTED, f"Xavier trains as well as or better than He at depth {deep}. {txt}.")
-    if cmp_deep["outcome"] is None:
-        return Verdict(REFUTED, f"No measurable advantage of He at depth {deep}. {txt}.")
+    if cmp_deep["outcome"] is None:  # neither a difference nor an established tie
+        return Verdict(INCONCLUSIVE, f"He's advantage at depth {deep} is within noise. {txt}.")
     bad = cmp_deep["diff"] >= numbers["bad_gap"]
     shallow = {d: pd[d]["he_minus_xavier"]["outcome"] for d in depths if d != deep}
     if bad and all(o == 1 for o in shallow.values()):
@@ -178,11 +178,12 @@ CLAIM = Claim(
     id="C12",
     title="He vs Xavier init for deep ReLU nets",
     rule="ReLU MLPs on digits at a shallow and a deep depth, each init at its better lr of a grid, seeds; "
-         "paired test-accuracy difference He - Xavier counts when >= 3 points and > 2 SE, is a tie when "
-         "|diff| + 2 SE < 3 points. Confirmed if He wins at every depth and by >= 10 points at the deepest; "
+         "paired test-accuracy difference He - Xavier counts when >= 3 points and > t SE, is a tie when "
+         "|diff| + t' SE < 3 points. Confirmed if He wins at every depth and by >= 10 points at the deepest; "
          "depends if it wins by >= 10 points at the deepest only (or by less); refuted if Xavier ties or "
          "wins "
-         "at the deepest; inconclusive in quick mode when a comparison is within noise.",
+         "at the deepest; inconclusive when the deepest comparison is undetermined (neither > t SE nor a "
+         "tie), and in quick mode when any is. t, t': Student's 95% two- and one-sided values.",
     measure=measure,
     decide=decide,
 )

@@ -10,8 +10,9 @@ biases initialised to 0 or to 0.1 - everything else equal, so the same seed give
 batch order and the comparison is paired - in three settings: 2 hidden layers at SGD lr 0.1, 6 hidden
 layers at lr 0.1, and 2 hidden layers at lr 1.0 (where units die, see C11). Per setting, the paired
 difference of the final test accuracy (bias 0.1 - bias 0) counts when it is at least 2 points and beyond
-2 standard errors, and is an established tie when the difference plus 2 standard errors stays below 2
-points. Also shown: the fraction of hidden units active on a training image at initialisation.
+t standard errors, and is an established tie when the difference plus t' standard errors stays below
+2 points (t, t': Student's two- and one-sided 95% values for the seeds). Also shown: the fraction of
+hidden units active on a training image at initialisation.
 """
 
 from __future__ import annotations
@@ -124,8 +125,8 @@ def measure(ctx: Context) -> Evidence:
 def decide(numbers: dict[str, Any], quick: bool) -> Verdict:
     """Per setting: +1 (0.1 better), -1 (worse), 0 (established tie), None (within noise). Confirmed if
     better everywhere; depends if better somewhere and not everywhere; refuted if nowhere better and
-    every setting decided (ties or worse); inconclusive in quick mode if nowhere better and a setting is
-    undetermined (in full mode that counts as no measurable benefit: refuted)."""
+    every setting decided (ties or worse); inconclusive if nowhere better and a setting is undetermined
+    (neither a difference nor an established tie: no evidence either way)."""
     per = numbers["per_setting"]
     out = {s: per[s]["diff"]["outcome"] for s in numbers["settings"]}
     txt = "; ".join(f"{s}: bias 0.1 {per[s]['bias_0.1']['mean']:.3f} vs 0 {per[s]['bias_0']['mean']:.3f} "
@@ -135,7 +136,7 @@ def decide(numbers: dict[str, Any], quick: bool) -> Verdict:
         return Verdict(CONFIRMED, f"Bias 0.1 is better in every setting. {txt}.")
     if better:
         return Verdict(DEPENDS, f"On the setting: bias 0.1 helps in {', '.join(better)} only. {txt}.")
-    if any(o is None for o in out.values()) and quick:
+    if any(o is None for o in out.values()):
         return Verdict(INCONCLUSIVE, f"No setting shows a benefit and some differences are within noise. "
                                      f"{txt}.")
     worse = [s for s, o in out.items() if o == -1]
@@ -149,13 +150,10 @@ CLAIM = Claim(
     title="Bias init 0.1 for ReLU",
     rule="ReLU MLPs (He weights) on digits with biases 0 vs 0.1 in three settings (2 layers lr 0.1, 6 "
          "layers lr 0.1, "
-         "2 layers lr 1.0), paired over seeds; a test-accuracy difference counts when >= 2 points and > 2 "
-         "SE, is a "
-         "tie when |diff| + 2 SE < 2 points. Confirmed if 0.1 is better in every setting; depends if in "
-         "some; "
-         "refuted if in none (ties or worse); inconclusive in quick mode if in none and a difference is "
-         "within "
-         "noise.",
+         "2 layers lr 1.0), paired over seeds; a test-accuracy difference counts when >= 2 points and > t "
+         "SE, is a tie when |diff| + t' SE < 2 points (t, t': Student's 95% two- and one-sided values). "
+         "Confirmed if 0.1 is better in every setting; depends if in some; refuted if in none and every "
+         "setting is decided (ties or worse); inconclusive if in none and a difference is undetermined.",
     measure=measure,
     decide=decide,
 )

@@ -15,7 +15,7 @@ keep. Parts, each penalty vs none, paired over seeds:
 * **bounded**: the largest hidden activation on the training set is smaller (the growth the tutorial
   warns of is held back);
 * **generalisation**: the final test accuracy is higher (a difference counts when >= 1 point and > 2
-  standard errors; a tie when the difference plus 2 standard errors stays below 1 point);
+  standard errors; a tie when the difference plus t' standard errors stays below 1 point);
 * **L1 sparsity of the weights**: the fraction of weights with :math:`|w| < 10^{-3}` is higher with L1;
 * **L1 sparsity of the representation**: the fraction of hidden activations that are exactly 0 is higher
   with L1 (the tutorial's "sparse representation").
@@ -47,7 +47,7 @@ from actlab.sweep import TrialConfig
 PENALTIES = {"none": {}, "L2 0.01": {"weight_decay": 0.01}, "L1 0.001": {"l1": 0.001}}
 SMALL_W = 1e-3
 ACC_MARGIN = 0.01
-#: bounded / sparsity effects count when they exceed 2 SE and this relative size (10%)
+#: bounded / sparsity effects count when they exceed t SE (Student, 95%) and this relative size (10%)
 REL_EFFECT = 0.10
 
 
@@ -128,7 +128,8 @@ def measure(ctx: Context) -> Evidence:
         b.bar(x + (k - 0.5) * 0.38, m, 0.38, yerr=sd, capsize=3, label=lab, color=f"C{k + 3}")
     for xi, n in zip(x, names):
         b.annotate(f"max act\n{summary[n]['max_activation']:.1f}", (xi, 0.05), ha="center", fontsize=7)
-    b.set(xticks=x, xticklabels=names, ylim=(0, 1.05), title="representation and accuracy (mean ± std)")
+    b.set(xticks=x, xticklabels=names, ylim=(0, 1.05), ylabel="fraction (mean ± std over seeds)",
+          title="representation and accuracy (mean ± std)")
     b.legend(fontsize=7, loc="center right")
     fig.tight_layout()
     figure = ctx.figure(fig, "Left: distribution of |weight| after training; L1 piles weights up near 0 "
@@ -206,9 +207,9 @@ CLAIM = Claim(
     id="C15",
     title="Weight regularisation and L1 sparsity for ReLU",
     rule="ReLU MLP 2x64 on digits, no penalty vs L2 weight decay 0.01 vs L1 0.001, paired over seeds. Parts: "
-         "a penalty lowers the largest hidden activation (>= 10% and > 2 SE); a penalty raises test accuracy "
-         "(>= 1 point and > 2 SE; tie if |diff| + 2 SE < 1 point); L1 raises the fraction of weights below "
-         "1e-3; L1 raises the fraction of exactly-0 activations (>= 10% relative, > 2 SE). Confirmed if all "
+         "a penalty lowers the largest hidden activation (>= 10% and > t SE); a penalty raises test accuracy "
+         "(>= 1 point and > t SE; tie if |diff| + t' SE < 1 point); L1 raises the fraction of weights below "
+         "1e-3; L1 raises the fraction of exactly-0 activations (>= 10% relative, > t SE). Confirmed if all "
          "hold; depends if some hold and others are tied or reversed; refuted if none holds; inconclusive "
          "in quick mode otherwise.",
     measure=measure,

@@ -11,8 +11,9 @@ uses its slope in the gain), SGD with momentum 0.9, in three settings - digits w
 layers, breast_cancer with 2 - with ReLU, Leaky ReLU (slope 0.01) and ELU (alpha 1), each at its better
 of two learning rates; same seeds for all three (same data split and batch order: a paired design). For
 each variant and setting, the paired final-test-accuracy difference variant - ReLU counts as better or
-worse when it is at least 1 point and beyond 2 standard errors, and as an established tie when the
-difference plus 2 standard errors stays below 1 point.
+worse when it is at least 1 point and beyond t standard errors, and as an established tie when the
+difference plus t' standard errors stays below 1 point (t, t': Student's two- and one-sided 95%
+values for the seeds).
 
 "Not reliably better" is read as: no variant is better than ReLU in every setting. A variant that is
 better in some settings but not in others makes the verdict depend on the setting.
@@ -78,9 +79,9 @@ def measure(ctx: Context) -> Evidence:
     x = np.arange(len(SETTINGS))
     for k, a in enumerate(VARIANTS):
         m = [per[s[0]][f"{a}_minus_relu"]["diff"] for s in SETTINGS]
-        se = [2 * per[s[0]][f"{a}_minus_relu"]["se"] for s in SETTINGS]
+        se = [c["t"] * c["se"] for c in (per[s[0]][f"{a}_minus_relu"] for s in SETTINGS)]
         ax.errorbar(x + (k - 0.5) * 0.2, m, yerr=se, fmt="os"[k], capsize=4, color=f"C{k + 1}",
-                    label=f"{a} - relu (± 2 SE)")
+                    label=f"{a} - relu (± t SE)")
         for xi, s in zip(x, SETTINGS):
             d = np.array(per[s[0]][a]["acc"]) - np.array(per[s[0]]["relu"]["acc"])
             ax.plot([xi + (k - 0.5) * 0.2 + 0.06] * len(d), d, ".", color=f"C{k + 1}", ms=3, alpha=0.7)
@@ -91,10 +92,9 @@ def measure(ctx: Context) -> Evidence:
     ax.legend(fontsize=7)
     fig.tight_layout()
     figure = ctx.figure(fig, "Test-accuracy difference of Leaky ReLU and ELU to ReLU, seed by seed (dots) "
-                             "and "
-                             "mean ± 2 standard errors; above 0: better than ReLU. A bar clear of the grey "
-                             "band "
-                             "is a real difference; one inside it is a tie.")
+                             "and mean ± t standard errors (t: Student's 95% value for the seeds); above 0: "
+                             "better than ReLU. A bar clear of 0 and reaching beyond the grey band is a real "
+                             "difference; one inside it is a tie.")
     rows = []
     for s in SETTINGS:
         p = per[s[0]]
@@ -145,7 +145,7 @@ CLAIM = Claim(
     title="Leaky ReLU / ELU not reliably better",
     rule="MLPs (He init, SGD momentum, best of two lrs) on digits (2 and 6 layers) and breast_cancer (2), "
          "ReLU vs Leaky ReLU and ELU, paired over seeds; a test-accuracy difference counts when >= 1 point "
-         "and > 2 SE, is a tie when |diff| + 2 SE < 1 point. Refuted if a variant beats ReLU in every "
+         "and > t SE, is a tie when |diff| + t' SE < 1 point. Refuted if a variant beats ReLU in every "
          "setting; depends if one beats it in some settings only; confirmed if none beats it anywhere (in "
          "quick mode: inconclusive while a difference is within noise).",
     measure=measure,

@@ -139,7 +139,8 @@ def measure(ctx: Context) -> Evidence:
                              f"{len(seeds)} random nets averaged); grey bands: within {MEAN_TOL} of 0 / "
                              f"{VAR_TOL} of 1. Left two: SELU with LeCun init pulls every input distribution "
                              "to (0, 1) within a few layers and keeps it there. Right: with He init the "
-                             "variance grows, with PyTorch's default init it decays; ReLU never centres.")
+                             "variance grows, with PyTorch's default init it decays to 0; a ReLU mean near 0 "
+                             "only comes with a collapsed variance, never at variance 1.")
     def cell(h: dict[str, Any]) -> str:
         return f"{h['mean']:+.3f} / {h['var']:.3g} ± {h['var_sd']:.2g}"
 

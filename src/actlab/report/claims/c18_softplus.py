@@ -82,11 +82,12 @@ def measure(ctx: Context) -> Evidence:
     dec = all(bool(np.all(np.diff(s[s > 1e-300]) < 0)) for s in (right, left))
     gap_at = {str(v): float(_np_softplus(np.array([v]))[0] - max(v, 0.0))
               for v in (1.0, 3.0, 5.0, 10.0, 20.0)}
-    # continuity of the derivative: largest jump between grid neighbours, for two grid steps
+    # continuity of the catalog's derivative: largest jump between grid neighbours, for two grid steps
     jumps = []
     for m in ((n - 1) // 10 + 1, n):
-        xs = np.linspace(-40.0, 40.0, m)
-        jumps.append([float(xs[1] - xs[0]), float(np.max(np.abs(np.diff(_np_sigmoid(xs)))))])
+        xs = torch.linspace(-40.0, 40.0, m, dtype=torch.float64)
+        d = actlab.spec("softplus").derivative(xs).numpy()
+        jumps.append([float(xs[1] - xs[0]), float(np.max(np.abs(np.diff(d))))])
     inside = np.abs(x) < 20.0
     numbers: dict[str, Any] = {
         "grid": {"lo": -40.0, "hi": 40.0, "n": n},

@@ -31,6 +31,7 @@ import torch
 
 import actlab
 from actlab.report.claim import CONFIRMED, INCONCLUSIVE, REFUTED, Claim, Context, Evidence, Table, Verdict
+from actlab.report.claims._stats import final_accuracy, sample_std
 from actlab.sweep import TrialConfig
 
 INIT = 0.25
@@ -41,12 +42,6 @@ RELU_LIKE = 0.05
 KS_MIN_P = 1e-3
 
 
-
-def _sd(values: Any) -> float:
-    """Sample standard deviation over seeds (ddof 1; 0 for a single seed)."""
-    v = np.asarray(values, dtype=float)
-    v = v[~np.isnan(v)]
-    return float(np.std(v, ddof=1)) if len(v) > 1 else 0.0
 
 def _configs(ctx: Context) -> list[TrialConfig]:
     width = ctx.pick(32, 64, 16)
@@ -115,8 +110,8 @@ def measure(ctx: Context) -> Evidence:
     pooled = np.concatenate([np.asarray(s) for s in slopes_by_seed])
     acc: dict[str, dict[str, Any]] = {}
     for act in ("prelu", "relu", "rrelu"):
-        a = [r.metric("test_acc") for r, c in zip(results, configs, strict=True) if c.act == act]
-        acc[act] = {"values": a, "mean": float(np.mean(a)), "std": _sd(a)}
+        a = [final_accuracy(r) for r, c in zip(results, configs, strict=True) if c.act == act]
+        acc[act] = {"values": a, "mean": float(np.mean(a)), "std": sample_std(a)}
     numbers["prelu"] = {
         "init": INIT, "mean_abs_move_per_seed": moves, "min_move": MIN_MOVE,
         "learned_mean": float(pooled.mean()), "learned_std": float(pooled.std()),

@@ -31,6 +31,7 @@ from actlab.report.claim import (
     Table,
     Verdict,
 )
+from actlab.report.claims._stats import final_accuracy, sample_std
 from actlab.sweep import TrialConfig
 
 DEPTH = 8
@@ -39,12 +40,6 @@ TRAINS = 0.8
 FAILS = 0.2
 
 
-
-def _sd(values: Any) -> float:
-    """Sample standard deviation over seeds (ddof 1; 0 for a single seed)."""
-    v = np.asarray(values, dtype=float)
-    v = v[~np.isnan(v)]
-    return float(np.std(v, ddof=1)) if len(v) > 1 else 0.0
 
 def _configs(ctx: Context) -> list[tuple[str, TrialConfig]]:
     base = TrialConfig(dataset="digits", width=ctx.pick(64, 64, 16), optimizer="momentum", lr=0.02,
@@ -64,11 +59,11 @@ def measure(ctx: Context) -> Evidence:
     per: dict[str, dict[str, Any]] = {}
     for (label, _), r in zip(labelled, results, strict=True):
         d = per.setdefault(label, {"values": [], "curves": [], "statuses": []})
-        d["values"].append(r.metric("test_acc"))
+        d["values"].append(final_accuracy(r))
         d["curves"].append([float(e["test_acc"]) for e in r.epochs])
         d["statuses"].append(r.status)
     for d in per.values():
-        d["mean"], d["std"] = float(np.mean(d["values"])), _sd(d["values"])
+        d["mean"], d["std"] = float(np.mean(d["values"])), sample_std(d["values"])
     numbers: dict[str, Any] = {"test_acc": per, "trains_at": TRAINS, "fails_at": FAILS, "depth": DEPTH}
 
     import matplotlib.pyplot as plt

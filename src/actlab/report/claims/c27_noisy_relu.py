@@ -35,6 +35,7 @@ from actlab.report.claim import (
     Table,
     Verdict,
 )
+from actlab.report.claims._stats import final_accuracy, sample_std
 from actlab.sweep import TrialConfig
 
 ACTS = ("relu", "noisy_relu")
@@ -42,12 +43,6 @@ MARGIN = 0.02
 POINTS = (-2.0, 0.0, 1.0, 4.0)
 
 
-
-def _sd(values: Any) -> float:
-    """Sample standard deviation over seeds (ddof 1; 0 for a single seed)."""
-    v = np.asarray(values, dtype=float)
-    v = v[~np.isnan(v)]
-    return float(np.std(v, ddof=1)) if len(v) > 1 else 0.0
 
 def _formula(n: int) -> dict[str, Any]:
     m = actlab.get("noisy_relu").double()
@@ -86,9 +81,9 @@ def measure(ctx: Context) -> Evidence:
     mid = max(1, epochs // 2)
     for act in ACTS:
         rs = [r for r, c in zip(results, configs, strict=True) if c.act == act]
-        fin = [r.metric("test_acc") for r in rs]
+        fin = [final_accuracy(r) for r in rs]
         half = [float(r.epochs[min(mid, len(r.epochs) - 1)]["test_acc"]) for r in rs]
-        per[act] = {"final": fin, "final_mean": float(np.mean(fin)), "final_std": _sd(fin),
+        per[act] = {"final": fin, "final_mean": float(np.mean(fin)), "final_std": sample_std(fin),
                     "mid": half, "mid_mean": float(np.mean(half)), "mid_epoch": mid,
                     "curves": [[float(e["test_acc"]) for e in r.epochs] for r in rs],
                     "statuses": [r.status for r in rs]}

@@ -26,18 +26,13 @@ import torch
 
 import actlab
 from actlab.report.claim import CONFIRMED, INCONCLUSIVE, REFUTED, Claim, Context, Evidence, Table, Verdict
+from actlab.report.claims._stats import final_accuracy, sample_std
 from actlab.sweep import TrialConfig
 
 ACTS = ("step", "sigmoid")
 DEPTH = 2
 
 
-
-def _sd(values: Any) -> float:
-    """Sample standard deviation over seeds (ddof 1; 0 for a single seed)."""
-    v = np.asarray(values, dtype=float)
-    v = v[~np.isnan(v)]
-    return float(np.std(v, ddof=1)) if len(v) > 1 else 0.0
 
 def _configs(ctx: Context) -> list[TrialConfig]:
     epochs = ctx.pick(6, 12, 1)
@@ -83,7 +78,7 @@ def measure(ctx: Context) -> Evidence:
         grads = [_below_step_grads(r) for r in rs]
         flat = [v for gs in grads for ep in gs for v in ep]
         head = [r.epochs[-1]["layers"][-1]["weight_grad_norm"] for r in rs]
-        acc = [r.metric("test_acc") for r in rs]
+        acc = [final_accuracy(r) for r in rs]
         acc0 = [float(r.epochs[0]["test_acc"]) for r in rs]
         per[act] = {
             "statuses": [r.status for r in rs],
@@ -91,7 +86,7 @@ def measure(ctx: Context) -> Evidence:
             "below_weight_grad_all_zero": bool(flat) and all(v == 0.0 for v in flat),
             "below_weight_grad_values": len(flat),
             "head_weight_grad_last": [float(v) for v in head],
-            "test_acc": acc, "test_acc_mean": float(np.mean(acc)), "test_acc_std": _sd(acc),
+            "test_acc": acc, "test_acc_mean": float(np.mean(acc)), "test_acc_std": sample_std(acc),
             "test_acc_init_mean": float(np.mean(acc0)),
             "curves": [[float(e["test_acc"]) for e in r.epochs] for r in rs],
         }

@@ -35,6 +35,7 @@ from actlab.report.claim import (
     Table,
     Verdict,
 )
+from actlab.report.claims._stats import final_accuracy, sample_std
 from actlab.sweep import TrialConfig
 
 MODELS = ("lstm", "gru")
@@ -44,12 +45,6 @@ MARGIN = 0.02
 FAR = 0.10
 
 
-
-def _sd(values: Any) -> float:
-    """Sample standard deviation over seeds (ddof 1; 0 for a single seed)."""
-    v = np.asarray(values, dtype=float)
-    v = v[~np.isnan(v)]
-    return float(np.std(v, ddof=1)) if len(v) > 1 else 0.0
 
 def _models(ctx: Context) -> tuple[str, ...]:
     """LSTM only in quick mode (the tutorial's example; recurrent trials are the slowest), both in full."""
@@ -84,8 +79,8 @@ def measure(ctx: Context) -> Evidence:
         per[m] = {}
         for a in ACTS:
             rs = [r for r, c in zip(results, configs, strict=True) if c.model == m and c.act == a]
-            acc = [r.metric("test_acc") for r in rs]
-            per[m][a] = {"values": acc, "mean": float(np.nanmean(acc)), "std": _sd(acc),
+            acc = [final_accuracy(r) for r in rs]
+            per[m][a] = {"values": acc, "mean": float(np.mean(acc)), "std": sample_std(acc),
                          "diverged": sum(r.status != "ok" or "diverged_epoch" in r.final for r in rs),
                          "statuses": [r.status for r in rs],
                          "curves": [[float(e["test_acc"]) for e in r.epochs] for r in rs]}

@@ -9,7 +9,8 @@ and optimizer) in two set-ups - 2 hidden layers with Adam (lr 0.003), and 4 hidd
 and SGD momentum (lr 0.02) - final test accuracy per seed, mean ± std. The claimed effect is *slight*, so
 per set-up the difference of means is compared with its standard error (Welch,
 :math:`\sqrt{s_r^2/n + s_s^2/n}`, sample std over seeds): softplus is "worse" when ReLU leads by more
-than 2 standard errors, "better" in the mirror case, "tied" otherwise.
+than t standard errors (t: Student's two-sided 95% value for the seeds), "better" in the mirror case,
+"tied" otherwise.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from actlab.report.claim import (
     Table,
     Verdict,
 )
+from actlab.report.claims._stats import final_accuracy, sample_std, t_critical
 from actlab.sweep import TrialConfig
 
 ACTS = ("relu", "softplus")
@@ -40,26 +42,27 @@ SETUPS: dict[str, dict[str, Any]] = {
 
 
 
-def _sd(values: Any) -> float:
-    """Sample standard deviation over seeds (ddof 1; 0 for a single seed)."""
-    v = np.asarray(values, dtype=float)
-    v = v[~np.isnan(v)]
-    return float(np.std(v, ddof=1)) if len(v) > 1 else 0.0
-
 def _configs(ctx: Context) -> list[tuple[str, TrialConfig]]:
     base = TrialConfig(dataset="digits", width=ctx.pick(64, 64, 16), epochs=ctx.pick(8, 20, 1))
     return [(name, base.replace(act=a, seed=s, **kw)) for name, kw in SETUPS.items() for a in ACTS
             for s in ctx.seeds(5, 12, 1)]
 
 
+def _t(d: dict[str, Any]) -> float:
+    """Student's two-sided 95% value for the smaller arm's seeds."""
+    return t_critical(min(len(d["relu"]["values"]), len(d["softplus"]["values"])))[0]
+
+
 def _state(d: dict[str, Any]) -> str:
-    """softplus "worse" / "better" when ReLU's mean minus softplus' exceeds +-2 standard errors of the
-    difference (Welch: sqrt(s_r^2 / n_r + s_s^2 / n_s)), "tied" otherwise."""
+    """softplus "worse" / "better" when ReLU's mean minus softplus' exceeds +-t standard errors of the
+    difference (Welch: sqrt(s_r^2 / n_r + s_s^2 / n_s); t: Student's two-sided 95% value for the smaller
+    arm's seeds), "tied" otherwise."""
     r, s = d["relu"], d["softplus"]
     diff, se = r["mean"] - s["mean"], d["se_diff"]
-    if diff > 2 * se:
+    t = _t(d)
+    if diff > t * se:
         return "worse"
-    if diff < -2 * se:
+    if diff < -t * se:
         return "better"
     return "tied"
 
@@ -70,11 +73,11 @@ def measure(ctx: Context) -> Evidence:
     per: dict[str, dict[str, Any]] = {}
     for (name, c), r in zip(labelled, results, strict=True):
         d = per.setdefault(name, {}).setdefault(c.act, {"values": [], "statuses": []})
-        d["values"].append(r.metric("test_acc"))
+        d["values"].append(final_accuracy(r))
         d["statuses"].append(r.status)
     for d in per.values():
         for a in ACTS:
-            d[a]["mean"], d[a]["std"] = float(np.mean(d[a]["values"])), _sd(d[a]["values"])
+            d[a]["mean"], d[a]["std"] = float(np.mean(d[a]["values"])), sample_std(d[a]["values"])
         d["relu_minus_softplus"] = d["relu"]["mean"] - d["softplus"]["mean"]
         d["se_diff"] = float(np.sqrt(sum(d[a]["std"] ** 2 / len(d[a]["values"]) for a in ACTS)))
         d["softplus_state"] = _state(d)
@@ -98,7 +101,7 @@ def measure(ctx: Context) -> Evidence:
     desc = "; ".join(f"{n}: softplus {d['softplus_state']} ({d['relu_minus_softplus']:+.4f})"
                      for n, d in per.items())
     figure = ctx.figure(fig, "Dots: one seed each; squares: mean ± std. Softplus counts as worse where ReLU "
-                             f"leads by more than 2 standard errors of the difference ({desc}; ReLU minus "
+                             f"leads by more than t standard errors of the difference ({desc}; ReLU minus "
                              "softplus).")
     rows = [[n, f"{d['relu']['mean']:.4f} ± {d['relu']['std']:.4f}",
              f"{d['softplus']['mean']:.4f} ± {d['softplus']['std']:.4f}",
@@ -129,12 +132,12 @@ def decide(numbers: dict[str, Any], quick: bool) -> Verdict:
     if "worse" in vals and "better" in vals:
         return Verdict(DEPENDS, f"on the set-up: softplus is worse in some, better in others: {desc}.")
     if "tied" in vals and quick:
-        return Verdict(INCONCLUSIVE, f"the difference is within 2 standard errors in some set-up: {desc}.")
+        return Verdict(INCONCLUSIVE, f"the difference is within t standard errors in some set-up: {desc}.")
     if "worse" in vals:
         return Verdict(DEPENDS, f"on the set-up: softplus is worse in "
                                 f"{', '.join(n for n, s in states.items() if s == 'worse')} only: {desc}.")
-    res = ", ".join(f"{2 * d['se_diff']:.4f}" for d in per.values())
-    return Verdict(REFUTED, "softplus is not worse than ReLU by more than 2 standard errors (resolution "
+    res = ", ".join(f"{_t(d) * d['se_diff']:.4f}" for d in per.values())
+    return Verdict(REFUTED, "softplus is not worse than ReLU by more than t standard errors (resolution "
                             f"{res} test accuracy) in any set-up: {desc}.")
 
 
@@ -143,9 +146,9 @@ CLAIM = Claim(
     title="softplus works slightly worse than ReLU",
     rule="Digits MLPs in two set-ups (2 layers Adam; 4 layers He init SGD momentum), relu vs softplus, same "
          "seeds; per set-up softplus is worse / better when ReLU's mean final test accuracy leads / trails "
-         "by more than 2 standard errors of the difference, tied otherwise. Confirmed if worse in every "
-         "set-up; depends (on the set-up) if worse in some and better or tied in others (ties: inconclusive "
-         "in quick mode); refuted if never worse (in quick mode only when none is tied).",
+         "by more than t standard errors of the difference (Student's 95% t), tied otherwise. Confirmed "
+         "if worse in every set-up; depends (on the set-up) if worse in some and better or tied in others "
+         "(ties: inconclusive in quick mode); refuted if never worse (in quick mode only when none is tied).",
     measure=measure,
     decide=decide,
 )
