@@ -3,18 +3,22 @@
     .venv/bin/python benchmarks/bench_watch.py                 # all three models, 1 thread
     .venv/bin/python benchmarks/bench_watch.py --model relu --rounds 30 --threads 2
 
-One model per kind runs four ways: unwatched, watched recording every step, watched recording
-every 10th step, and unwatched under ``torch.autograd.detect_anomaly(check_nan=True)`` (the usual way
-to find where NaN appears; it records every forward's stack and checks every backward output). All
-four use the same model, optimizer and batch: a separate model per variant put its tensors elsewhere
+One model per kind runs five ways: unwatched, watched recording every step, watched recording
+every 10th step, unwatched under ``torch.autograd.detect_anomaly(check_nan=True)`` (the usual way
+to find where NaN appears; it records every forward's stack and checks every backward output), and
+unwatched once more as a control: the control's ratio to the unwatched run would be 1.000 on a quiet
+machine, and how far it lands from 1.000 shows the resolution of the run. All five use the same
+model, optimizer and batch: a separate model per variant put its tensors elsewhere
 in memory, and that alone moved the ratios by up to +-4% from one process to the next (even the
 nearly idle every-10 monitor measured 1.045x once). Rounds run every variant for ``--steps`` SGD
 steps in turn (round-robin), in a shuffled order per round, so load on a shared machine hits all
 variants alike. A watched variant attaches a fresh monitor before its steps and closes it after
 them, the closing timed (it copies the last step to the host and folds the records), after one
 untimed step (a monitor's first recorded step learns the layers; every variant gets the same
-untimed step). The report gives the median over rounds of each round's ratio to the unwatched run
-(paired), in process CPU time and in wall time. Absolute times drift; the ratios are the result.
+untimed step). Python's garbage collector runs (untimed) before each timed block, so no variant
+pays for collecting another's garbage. The report gives the median over rounds of each round's
+ratio to the unwatched run (paired), in process CPU time and in wall time. Absolute times drift;
+the ratios are the result.
 
 Goal (issue 4, part 5): 8-layer 512-wide ReLU MLP, batch 256, SGD, CPU: every step <= 1.05x,
 every 10 steps <= 1.015x. The sigmoid MLP and the CNN are reported alongside.
@@ -23,6 +27,7 @@ every 10 steps <= 1.015x. The sigmoid MLP and the CNN are reported alongside.
 from __future__ import annotations
 
 import argparse
+import gc
 import random
 import statistics
 import time
@@ -67,7 +72,7 @@ def stepper(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Callable[[], 
     return step
 
 
-VARIANTS = {"plain": None, "every 1": 1, "every 10": 10, "anomaly": None}
+VARIANTS = {"plain": None, "every 1": 1, "every 10": 10, "anomaly": None, "control": None}
 
 
 def bench(kind: str, rounds: int, steps: int) -> dict[str, float]:
@@ -89,6 +94,7 @@ def bench(kind: str, rounds: int, steps: int) -> dict[str, float]:
                 step()  # untimed: a monitor's first recorded step (every variant gets one)
                 if mon is not None:
                     mon.step()  # ... and its bookkeeping, which would run at the next forward
+                gc.collect()
                 t0, c0 = time.perf_counter(), time.process_time()
                 for _ in range(steps):
                     step()
@@ -104,7 +110,8 @@ def bench(kind: str, rounds: int, steps: int) -> dict[str, float]:
     for label, tt in (("wall", times), ("cpu", cpu)):
         # paired: the ratio to the unwatched run within each round (same load), median over rounds
         out[f"{label}_plain_ms"] = statistics.median(tt["plain"]) * 1e3
-        for key, name in (("every1", "every 1"), ("every10", "every 10"), ("anomaly", "anomaly")):
+        for key, name in (("every1", "every 1"), ("every10", "every 10"), ("anomaly", "anomaly"),
+                          ("control", "control")):
             out[f"{label}_{key}"] = statistics.median(a / b for a, b in zip(tt[name], tt["plain"]))
     return out
 
@@ -127,7 +134,9 @@ def main() -> None:
           f"malloc tuned: {tuned}; median step time; ratio = that variant / unwatched")
     print("cpu = process CPU time (robust on a shared machine: time spent waiting for a core is not "
           "counted), wall = perf_counter")
-    print(f"{'model':34s} {'clock':5s} {'plain ms':>9s} {'every 1':>9s} {'every 10':>9s} {'anomaly':>9s}")
+    print("control = a second unwatched run: its distance from 1.000x is the resolution of this run")
+    print(f"{'model':34s} {'clock':5s} {'plain ms':>9s} {'every 1':>9s} {'every 10':>9s} {'anomaly':>9s} "
+          f"{'control':>9s}")
     labels = {"relu": "MLP 8x512 ReLU, batch 256", "sigmoid": "MLP 8x512 sigmoid, batch 256",
               "cnn": "CNN 32-64-64 ReLU 32x32, batch 256"}
     for kind in kinds:
@@ -138,8 +147,9 @@ def main() -> None:
                 ok1, ok10 = r[f"{clock}_every1"] <= GOALS[1], r[f"{clock}_every10"] <= GOALS[10]
                 mark = f"   goals <= {GOALS[1]}x / <= {GOALS[10]}x: {'met' if ok1 else 'MISSED'} / " \
                        f"{'met' if ok10 else 'MISSED'}"
-            print(f"{labels[kind]:34s} {clock:5s} {r[f'{clock}_plain_ms']:9.1f} {r[f'{clock}_every1']:8.3f}x "
-                  f"{r[f'{clock}_every10']:8.3f}x {r[f'{clock}_anomaly']:8.3f}x{mark}", flush=True)
+            keys = ("every1", "every10", "anomaly", "control")
+            ratios = " ".join(f"{r[f'{clock}_{k}']:8.3f}x" for k in keys)
+            print(f"{labels[kind]:34s} {clock:5s} {r[f'{clock}_plain_ms']:9.1f} {ratios}{mark}", flush=True)
 
 
 if __name__ == "__main__":

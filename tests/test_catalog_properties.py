@@ -392,3 +392,29 @@ def test_scalar_slice():
                                         ("identity", "(-inf, inf)"), ("tanh", "0")])
 def test_fixed_points_text_writes_infinite_ends_open(name: str, text: str) -> None:
     assert actlab.spec(name).properties().fixed_points_text() == text
+
+
+def test_parameterised_metadata_regressions():
+    """Metadata that was wrong for some parameters (found by an audit against independent checks)."""
+    F = actlab.functional
+    # hard_tanh is differentiable at 0 unless 0 is one of its kinks (min or max)
+    assert actlab.spec("hard_tanh").properties(min=0.5, max=3.0).differentiable_at_0
+    assert actlab.spec("hard_tanh").properties(min=-3.0, max=-1.0).differentiable_at_0
+    assert not actlab.spec("hard_tanh").properties(min=0.0, max=1.0).differentiable_at_0
+    # elu's negative fixed point for any alpha > 1, far (alpha 100) or near (alpha 1 + 1e-10) from 0
+    for alpha in (100.0, 61.0, 2.0, 1 + 1e-10):
+        r = actlab.spec("elu").properties(alpha=alpha).fixed_points[0][0]
+        x = torch.tensor([r], dtype=torch.float64)
+        assert r < 0 and abs(float(F.elu(x, alpha=alpha) - x)) <= 1e-12 * max(1.0, abs(r)), (alpha, r)
+    # softplus with a small threshold: the fixed-point interval starts where f(x) = x holds
+    a = actlab.spec("softplus").properties(beta=3.0, threshold=1.0).fixed_points[0][0]
+    assert float(F.softplus(torch.tensor([a], dtype=torch.float64), beta=3.0, threshold=1.0)) == a
+    # zero-centred as Properties defines it (|E f(z)| < 1e-6): elu at SELU's alpha to 6 digits is
+    assert actlab.spec("elu").properties(alpha=1.673265).zero_centred
+    assert not actlab.spec("elu").properties(alpha=1.6733).zero_centred
+    # softplus: a drop float32 can show (threshold 12: 6e-6 at x = 12, a few float32 ulps) is declared
+    x = torch.tensor([12.0, 12.000001], dtype=torch.float32)
+    assert float(F.softplus(x, threshold=12.0)[0]) > float(F.softplus(x, threshold=12.0)[1])
+    assert not actlab.spec("softplus").properties(threshold=12.0).monotonic
+    assert actlab.spec("softplus").properties(threshold=15.0).kinks == (15.0,)  # f' jumps by 3e-7
+    assert actlab.spec("softplus").properties().kinks == ()  # the default threshold 20: the formula

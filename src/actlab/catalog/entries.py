@@ -34,9 +34,9 @@ def _min_value(fn, a: float, b: float) -> float:
     return at(f, golden_min(lambda t: at(f, t), a, b))
 
 
-def _negative_root(fn, lo: float = -60.0) -> float:
-    """The root of fn(x) - x in [lo, -1e-9] (fn(x) - x changes sign there)."""
-    return bisect_root(lambda t: at(fn, t) - t, lo, -1e-9)
+def _negative_root(fn, lo: float) -> float:
+    """The root of fn(x) - x in [lo, 0) (fn(x) - x > 0 at lo and < 0 just left of 0)."""
+    return bisect_root(lambda t: at(fn, t) - t, lo, -1e-300)
 
 
 def _smooth(**kw) -> Properties:
@@ -91,7 +91,7 @@ def _hard_sigmoid(slope: float) -> Properties:
 def _hard_tanh(min: float, max: float) -> Properties:
     return Properties(output_range=(min, max), range_attained=(True, True), monotonic=True,
                       zero_centred=min == -max, smoothness=0,
-                      differentiable_at_0=min < 0 < max, kinks=(min, max),
+                      differentiable_at_0=min != 0 and max != 0, kinks=(min, max),
                       saturation=(hard(min), hard(max)), sup_derivative=1.0,
                       fixed_points=((min, max),))
 
@@ -145,7 +145,8 @@ def _exp_family(alpha: float, scale: float, zero_centred: bool) -> Properties:
     slope0 = scale * alpha  # left derivative at 0
     fps: tuple = ((0.0, INF),) if scale == 1.0 else ((0.0, 0.0),)
     if slope0 > 1.0:  # then scale*alpha*(e^x - 1) = x has a second, negative root
-        r = _negative_root(lambda x: scale * alpha * torch.expm1(x))
+        # the root lies above the range's floor -scale*alpha: bracket just below it
+        r = _negative_root(lambda x: scale * alpha * torch.expm1(x), lo=-(scale * alpha) - 1.0)
         fps = ((r, r), *fps)
     smooth_at_0 = slope0 == scale
     return Properties(output_range=(-scale * alpha, INF), range_attained=(False, False),
@@ -156,8 +157,11 @@ def _exp_family(alpha: float, scale: float, zero_centred: bool) -> Properties:
 
 
 def _elu(alpha: float) -> Properties:
-    # E[elu(z)] = 0 exactly when alpha is SELU's alpha (that is how SELU's alpha is defined).
-    return _exp_family(alpha, 1.0, zero_centred=math.isclose(alpha, AF.SELU_ALPHA, rel_tol=1e-9))
+    # E[elu(z)], z ~ N(0, 1), in closed form: phi(0) + alpha (e^(1/2) Phi(-1) - 1/2); it is 0 at SELU's
+    # alpha (that is how SELU's alpha is defined). Zero-centred as Properties defines it: |E| < 1e-6.
+    phi_minus_1 = 0.5 * math.erfc(1.0 / math.sqrt(2.0))
+    mean = 1.0 / math.sqrt(2.0 * math.pi) + alpha * (math.exp(0.5) * phi_minus_1 - 0.5)
+    return _exp_family(alpha, 1.0, zero_centred=abs(mean) < 1e-6)
 
 
 def _selu() -> Properties:
@@ -202,13 +206,23 @@ def _softplus(beta: float, threshold: float) -> Properties:
     # threshold 20, far below anything float32 resolves (ulp(20) = 2e-6), and these properties
     # describe the formula. A small threshold makes the drop real (0.31 for threshold=1): then
     # the declared properties are those of the implemented function, discontinuous and not
-    # monotonic at x0, and equal to x (fixed) beyond it. measure.JUMP_TOL sets where "real" starts.
+    # monotonic at x0, and equal to x (fixed) beyond it. measure.JUMP_TOL (half a float32 ulp,
+    # relative) sets where "real" starts: at beta 1, thresholds below about 14.6.
     x0 = threshold / beta
     gap = math.log1p(math.exp(-threshold)) / beta
     if gap > JUMP_TOL * max(1.0, x0 + gap):
+        # the first float64 x where the implementation takes its x branch (beta * x > threshold)
+        start = math.nextafter(x0, INF)
+        while not beta * start > threshold:
+            start = math.nextafter(start, INF)
         return _smooth(output_range=(0.0, INF), monotonic=False, zero_centred=False,
                        smoothness=-1, kinks=(x0,), saturation=(SOFT, NONE), sup_derivative=1.0,
-                       fixed_points=((math.nextafter(x0, INF), INF),))
+                       fixed_points=((start, INF),))
+    # f' still jumps at x0, from sigmoid(threshold) to 1: a kink where float32 can show it
+    d_jump = -math.expm1(-math.log1p(math.exp(-threshold)))  # 1 - sigmoid(threshold), no cancellation
+    if d_jump > JUMP_TOL:
+        return _smooth(output_range=(0.0, INF), monotonic=True, zero_centred=False, smoothness=0,
+                       kinks=(x0,), saturation=(SOFT, NONE), sup_derivative=1.0, fixed_points=())
     return _smooth(output_range=(0.0, INF), monotonic=True, zero_centred=False,
                    saturation=(SOFT, NONE), sup_derivative=1.0, fixed_points=())
 

@@ -194,7 +194,7 @@ def list_cmd(
         t.add_row(*(_plain(cell(s, p)) for _, _, cell in columns))
     con.print(t)
     if any(p.measured for _, p in rows):
-        con.print("* measured numerically (user-registered entry, property not declared)")
+        con.print("* measured numerically (not declared in closed form for these parameters)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -297,7 +297,7 @@ def show_cmd(
     t.add_row("module", _plain(f"actlab.get({call})"))
     con.print(t)
     if p.measured:
-        con.print("* measured numerically (user-registered entry, property not declared)")
+        con.print("* measured numerically (not declared in closed form for these parameters)")
 
 
 # ---------------------------------------------------------------------------------------------
