@@ -554,6 +554,18 @@ def test_torch_prelu_is_named_by_its_learned_slope() -> None:
     assert all(li.params["init"] == pytest.approx(1.0, abs=1e-3) for li in acts)
 
 
+def test_actlab_prelu_properties_follow_its_learned_slope() -> None:
+    # actlab's PReLU as torch's: properties (monotonic, saturation threshold) at the slope it has now
+    from actlab.watch.layers import activation_info
+
+    m = actlab.get("prelu", init=0.0)
+    with torch.no_grad():
+        m.weight.fill_(-2.0)
+    info = activation_info(m, 0.05)
+    assert info.params["init"] == -2.0 and not info.monotonic and info.threshold == pytest.approx(0.1)
+    assert m.params["init"] == 0.0  # the module's own config is untouched
+
+
 def test_callable_module_shows_the_signature_of_watch() -> None:
     import inspect
 

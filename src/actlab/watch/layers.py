@@ -91,14 +91,15 @@ def activation_info(m: nn.Module, tau: float) -> ActInfo:
         params = {k: v for k, v in config.items() if k != "name"}
         name = str(config["name"])
         s = catalog_spec(name)
-        if isinstance(m, nn.PReLU):  # the learned slope, not the initial one
+        if isinstance(m, nn.PReLU):
             deriv = _prelu_derivative(m, s, params)
-            w = m.weight.detach()
-            if bool((w == w.flatten()[0]).all()):  # one slope: name it (the mean-field check uses it)
-                params["init"] = float(w.flatten()[0])
         else:
             def deriv(x: Tensor, _s: Any = s, _p: dict = params) -> Tensor:
                 return _s.derivative(x, **_p)
+    if name == "prelu":  # properties at the learned slope, not the initial one (actlab's or torch's)
+        w = m.weight.detach()
+        if bool((w == w.flatten()[0]).all()):  # one slope: name it (the mean-field check uses it)
+            params["init"] = float(w.flatten()[0])
     try:
         props = s.properties(**params)
     except Exception:  # a user entry whose properties cannot be measured: no verdicts, still stats
