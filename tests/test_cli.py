@@ -68,6 +68,13 @@ def test_list_fits_narrow_terminals(runner):
         assert col in header
 
 
+def test_list_piped_is_not_cut_to_80_columns(runner, monkeypatch):
+    monkeypatch.delenv("COLUMNS", raising=False)  # a pipe: Rich would cut cells to 80 columns with "..."
+    out = _ok(runner.invoke(app, ["list"]))
+    assert "\u2026" not in out and "nanil_hard_sigmoid" in out
+    assert {"learn", "stoch", "smooth"} <= set(out.splitlines()[2].split())
+
+
 def test_list_json_matches_the_specs(runner):
     data = json.loads(_ok(runner.invoke(app, ["list", "--json"])))
     assert [d["name"] for d in data] == actlab.names()
@@ -192,6 +199,7 @@ def test_python_dash_m():
 @pytest.mark.parametrize(("args", "message"), [
     (["foo"], "actlab: error: No such command 'foo'; valid: list, show, plot, diagnose"),
     (["sweep", "foo"], "actlab: error: No such command 'foo'; valid: run, status, table, plot"),
+    (["demo", "noizy"], "actlab: error: No such command 'noizy' (did you mean 'noisy'?); valid: noisy"),
     (["list", "--bogus"], "actlab: error: No such option: --bogus"),
     (["diagnose", "--depth", "abc"], "actlab: error: Invalid value for '--depth'"),
     (["sweep", "run"], "actlab: error: Missing argument 'GRID'"),

@@ -147,6 +147,17 @@ def test_unknown_only_id_names_the_valid_ones(tmp_path: Path) -> None:
         run_report(tmp_path, claims=[PRODUCT], ledger=LEDGER, only=["C99"], progress=False)
 
 
+def test_out_that_is_a_file_is_refused_before_any_experiment(tmp_path: Path) -> None:
+    f = tmp_path / "act.png"
+    f.write_bytes(b"x")
+    ran: list[str] = []
+    claim = Claim(id="C01", title="t", rule="r", measure=lambda ctx: ran.append("measured"),  # type: ignore
+                  decide=PRODUCT.decide)
+    with pytest.raises(ReportError, match="is a file; the report writes a folder"):
+        run_report(f, claims=[claim], ledger=LEDGER, progress=False)
+    assert not ran and f.read_bytes() == b"x"
+
+
 def test_ledger_like_claim_missing_from_the_ledger_is_an_error(tmp_path: Path) -> None:
     stray = Claim("C77", "stray", "rule", _measure_product, _decide_product)
     rep = run_report(tmp_path, claims=[PRODUCT, stray], ledger=LEDGER, progress=False)

@@ -701,3 +701,16 @@ def test_example_grids_are_valid(tmp_path: Path) -> None:
     g = load_grid(ROOT / "examples" / "depth_vs_activation.toml", tmp_path)
     assert len(g) == 6 * 5 * 3 * 3 and {c.dataset for c in g} == {"digits"}
     assert max(c.depth for c in g) == 30 and len(plan(list(g), workers=2)) >= 2
+
+
+def test_where_matching_nothing_names_the_condition_and_the_values_there() -> None:
+    import pandas as pd
+
+    from actlab.sweep.analysis import summarize
+
+    df = pd.DataFrame([{"act": a, "depth": d, "seed": 0, "status": "ok", "test_acc": 0.5}
+                       for a in ("relu", "tanh") for d in (2, 4)])
+    with pytest.raises(ValueError, match=r"^no results match --where act=relux; act has: relu, tanh$"):
+        summarize(df, ["act"], where={"act": "relux"})
+    with pytest.raises(ValueError, match=r"--where depth=3; depth has: 2, 4$"):
+        summarize(df, ["act"], where={"act": "relu", "depth": "3"})

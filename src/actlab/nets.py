@@ -206,7 +206,8 @@ def _check_init(init: str, sigma_w2: float | None, sigma_b2: float | None, bias_
         if init == "default":
             init = "sigma"
         elif init != "sigma":
-            raise ValueError(f"sigma_w2 sets the 'sigma' init and cannot be combined with init={init!r}")
+            raise ValueError(f"sigma_w2 sets the 'sigma' init and cannot be combined with init={init!r} "
+                             "(pass init='sigma', on the command line --init sigma)")
         if not (isinstance(sigma_w2, (int, float)) and math.isfinite(sigma_w2) and sigma_w2 > 0):
             raise ValueError(f"sigma_w2={sigma_w2!r} is invalid; valid: a number > 0")
     elif init == "sigma":

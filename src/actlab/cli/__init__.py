@@ -26,6 +26,17 @@ app = typer.Typer(
 COMMAND_MODULES = ("catalog", "noisy", "watch", "sweep", "theory", "report")
 
 
+def console() -> Any:
+    """A Rich console for tables: the terminal's width (or ``COLUMNS`` when set), else 160 columns when
+    stdout is not a terminal (a pipe or a file), where Rich would cut every table to 80 with '...'."""
+    from rich.console import Console
+
+    con = Console()
+    if con.is_terminal or "COLUMNS" in os.environ:
+        return con
+    return Console(width=max(con.width, 160))
+
+
 def fail(message: str, code: int = 2) -> None:
     """Print a one-line error and exit non-zero."""
     typer.echo(f"actlab: error: {message}", err=True)
@@ -96,7 +107,9 @@ def main() -> None:
             sys.exit(2)
         msg = e.format_message()
         if ctx is not None and msg.startswith("No such command") and hasattr(ctx.command, "list_commands"):
-            msg = f"{msg.rstrip('.')}; valid: {', '.join(ctx.command.list_commands(ctx))}"
+            head, _, hint = msg.rstrip(".").partition(". Did you mean ")
+            hint = f" (did you mean {hint.rstrip('?')}?)" if hint else ""
+            msg = f"{head}{hint}; valid: {', '.join(ctx.command.list_commands(ctx))}"
         where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
         typer.echo(f"actlab: error: {msg}{where}", err=True)
         sys.exit(2)

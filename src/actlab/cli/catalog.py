@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from actlab.cli import fail, parse_act_params
+from actlab.cli import console, fail, parse_act_params
 
 _SATURATION_KINDS = ("none", "soft", "hard")
 
@@ -93,10 +93,6 @@ def _plain(text: str) -> Any:
     return Text(text)
 
 
-def _console() -> Any:
-    from rich.console import Console
-
-    return Console()
 
 
 def _star(props: Any, field: str) -> str:
@@ -160,7 +156,7 @@ def list_cmd(
     t = Table(title=f"actlab catalog: {len(rows)} of {len(actlab.names())} activations "
                     "(properties at the default parameters)", title_justify="left", box=box.SIMPLE_HEAD,
               pad_edge=False, collapse_padding=True)
-    con = _console()
+    con = console()
     # Columns by priority: the less important ones only when the terminal is wide enough
     # (`--json` has everything; `actlab show NAME` too).
     width = con.width
@@ -187,6 +183,8 @@ def list_cmd(
         drop.add("aliases")
     if width < 100:
         drop.add("smooth")
+    if width < 90:  # a standard 80-column terminal: what fits without cutting cells
+        drop |= {"learn", "stoch"}
     columns = [c for c in columns if c[0] not in drop]
     for col, kw, _ in columns:
         t.add_column(col, **kw)
@@ -247,7 +245,7 @@ def show_cmd(
         return
     from rich.table import Table
 
-    con = _console()
+    con = console()
     from rich.markup import escape
 
     con.print(f"[bold]{escape(s.name)}[/bold]"
@@ -259,7 +257,7 @@ def show_cmd(
     if s.params:
         t = Table(title="parameters", title_justify="left")
         for col in ("name", "default", "value shown", "valid", "meaning"):
-            t.add_column(col)
+            t.add_column(col, overflow="fold")
         for q in s.params:
             t.add_row(*map(_plain, (q.name, repr(q.default), repr(resolved[q.name]), q.range_text(),
                                     q.doc)))
@@ -269,8 +267,8 @@ def show_cmd(
     left, right = p.saturation
     t = Table(title="properties" + (" at " + ", ".join(f"{k}={v}" for k, v in params.items())
                                     if params else " at the defaults"), title_justify="left")
-    t.add_column("property", style="bold")
-    t.add_column("value")
+    t.add_column("property", style="bold", overflow="fold")
+    t.add_column("value", overflow="fold")
     rows = [
         ("output range", p.range_text(), "output_range"),
         ("monotonic", _yes(p.monotonic, "no"), "monotonic"),
@@ -342,8 +340,9 @@ def plot_cmd(
         fail("give activation names or --all, not both")
     if not all_ and not names:
         fail("give one or more activation names (e.g. actlab plot relu gelu) or --all --out DIR")
-    if points < 2 or samples < 1 or columns < 1:
-        fail("--points must be >= 2, --samples >= 1 and --columns >= 1")
+    for opt, value, least in (("--points", points, 2), ("--samples", samples, 1), ("--columns", columns, 1)):
+        if value < least:
+            fail(f"{opt} {value} is invalid; valid: an integer >= {least}")
     lo, hi = x_range
     if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
         fail(f"--range {lo:g} {hi:g} is invalid; valid: two finite numbers LO < HI")
@@ -366,6 +365,9 @@ def plot_cmd(
             fail(f"--format {fmt!r} is invalid; valid: {', '.join(f[1:] for f in FORMATS)}")
         if out.exists() and not out.is_dir():
             fail(f"--out {str(out)!r} is a file; with --all it must be a directory")
+        if not out.exists() and out.suffix.lower() in FORMATS:
+            fail(f"--out {str(out)!r} looks like a file name; with --all it is a directory (one file per "
+                 f"entry plus catalog.png), e.g. --out {str(out.with_suffix(''))!r}")
         from actlab.catalog.plot import apply_params
 
         configs = apply_params([{"name": n} for n in canon], params)  # validates once, up front

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from actlab.cli import fail, parse_act_params
+from actlab.cli import console, fail, parse_act_params
 
 
 def _num(v: float, digits: int = 6) -> str:
@@ -30,10 +30,6 @@ def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _console() -> Any:
-    from rich.console import Console
-
-    return Console()
 
 
 def _show_one(act: str, params: dict[str, Any], sigma_w2: float, sigma_b2: float, q0: float,
@@ -66,7 +62,7 @@ def _show_one(act: str, params: dict[str, Any], sigma_w2: float, sigma_b2: float
     ]
     for row in rows:
         t.add_row(*row)
-    con = _console()
+    con = console()
     con.print(t)
     g = r.gradient_factor(depth)
     verdict = "should train" if depth <= r.max_depth else "is predicted NOT to train"
@@ -84,13 +80,13 @@ def _show_inits(act: str, params: dict[str, Any], sigma_b2: float) -> None:
     try:
         ci = theory.critical_init(act, sigma_b2=sigma_b2, **params)
     except ValueError as e:
-        _console().print(str(e))
+        console().print(str(e))
         return
     t = Table(title="critical initialisation")
     for col in ("sigma_w^2", "sigma_b^2", "q*", "chi_1"):
         t.add_column(col, justify="right")
     t.add_row(_num(ci.sigma_w2), _num(ci.sigma_b2), _num(ci.q_star), _num(ci.chi1))
-    _console().print(t)
+    console().print(t)
 
 
 def _compare_table(rows: list[dict[str, Any]], sigma_b2: float) -> None:
@@ -105,13 +101,13 @@ def _compare_table(rows: list[dict[str, Any]], sigma_b2: float) -> None:
     t.add_column("critical\nsigma_w^2", justify="right")
     t.add_column("q* there", justify="right")
     for name in INITS:
-        t.add_column(f"{name}\nchi_1 / depth", justify="right")
+        t.add_column(f"{name}\nchi_1 / depth", justify="right", overflow="fold")
     for r in rows:
         cells = [r["activation"], _num(r["critical_sigma_w2"], 5), _num(r["critical_q_star"], 4)]
         for name in INITS:
             cells.append(f"{_num(r[f'chi1_{name}'], 3)} / {_num(r[f'max_depth_{name}'], 3)}")
         t.add_row(*cells)
-    _console().print(t)
+    console().print(t)
 
 
 def register(app: typer.Typer) -> None:

@@ -437,6 +437,9 @@ def run_report(out: str | os.PathLike[str] = "report", quick: bool = True, only:
     matplotlib.use("Agg")  # the report draws to PNG only; no display needed
     t_start = time.perf_counter()
     out = Path(out)
+    if out.exists() and not out.is_dir():  # before any experiment runs, not after
+        raise ReportError(f"--out {str(out)!r} is a file; the report writes a folder (index.html, "
+                          "results.json, figures/): give a folder name")
     ledger = list(ledger) if ledger is not None else load_ledger()
     failures: dict[str, str] = {}
     if claims is None:

@@ -86,6 +86,22 @@ def apply_where(df: Any, where: Mapping[str, Any] | None) -> Any:
     return df
 
 
+def _where_or_explain(df: Any, where: Mapping[str, Any] | None) -> Any:
+    """:func:`apply_where`; when nothing is left, say which condition emptied it and what its column
+    holds there."""
+    out = apply_where(df, where)
+    if not out.empty:
+        return out
+    part = df
+    for k, v in (where or {}).items():
+        left = apply_where(part, {k: v})
+        if left.empty:
+            have = ", ".join(sorted({str(x) for x in part[k]}))
+            raise ValueError(f"no results match --where {k}={v}; {k} has: {have}")
+        part = left
+    raise ValueError("no results match --where")  # pragma: no cover - some condition emptied it
+
+
 def _matches(x: Any, v: str) -> bool:
     if isinstance(x, bool) or type(x).__name__ in ("bool_", "bool"):  # numpy 1.x / 2.x bools
         return str(x).lower() == v.lower()
@@ -108,9 +124,7 @@ def summarize(df: Any, rows: Sequence[str], cols: Sequence[str] = (), metric: st
     for k in rows + cols:
         if k not in df.columns:
             raise ValueError(f"unknown column {k!r}; valid: {', '.join(map(str, df.columns))}")
-    df = apply_where(df, where)
-    if df.empty:
-        raise ValueError(f"no results match --where {dict(where or {})}")
+    df = _where_or_explain(df, where)
     if metric not in df.columns:
         numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c]) and c not in _CONFIG_FIELDS]
         raise ValueError(f"unknown metric {metric!r}; valid: {', '.join(numeric)}")
