@@ -28,7 +28,7 @@ def noisy_cmd(
     seeds: Annotated[int | None, typer.Option(help="Seeds 0..N-1 per variant (default: 5 digits, "
                                                    "3 counting).")] = None,
     epochs: Annotated[int, typer.Option(help="Digits: training epochs.")] = 12,
-    bias: Annotated[float, typer.Option(help="Digits: initial hidden bias (2: ~96% of units start "
+    bias: Annotated[float, typer.Option(help="Digits: initial hidden bias (2: ~97% of units start "
                                              "saturated).")] = 2.0,
     steps: Annotated[int, typer.Option(help="Counting: training steps (batches of 64).")] = 1500,
     length: Annotated[int, typer.Option(help="Counting: sequence length.")] = 6,

@@ -3,7 +3,7 @@ r"""Two small demonstrations of the noisy units (issue 3, part 6); ``actlab demo
 **Saturated digits MLP.** A 2-hidden-layer MLP (width 64) on scikit-learn's bundled digits
 (fixed stratified split, 1347 train / 450 test), PyTorch's default weight init and every hidden
 bias set to ``bias`` (default 2), so that most hidden units start saturated at +1 (with bias 2,
-about 96% of the first layer's pre-activations exceed 1 on the training set: :func:`digits_demo`
+about 97% of the first layer's pre-activations exceed 1 on the training set: :func:`digits_demo`
 measures and returns it). SGD with momentum 0.9, lr 0.05, batch 64. Variants:
 
 * ``tanh``: the soft unit (saturates only softly: a small but non-zero gradient everywhere);
