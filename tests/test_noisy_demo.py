@@ -152,7 +152,7 @@ def test_cli_demo_noisy(tmp_path) -> None:
 @pytest.mark.parametrize(("args", "match"), [
     (["--task", "mnist"], "--task 'mnist' is invalid; valid: all, digits, counting"),
     (["--task", "digits", "--seeds", "0"], "seeds=0 is invalid"),
-    (["--plot", "x.pdf"], "valid: a file name ending in .png"),
+    (["--plot", "x.gif"], "valid: a file name ending in .png, .svg, .pdf"),
 ])
 def test_cli_bad_input(args: list[str], match: str) -> None:
     from typer.testing import CliRunner

@@ -678,6 +678,11 @@ def test_plot_lines_joins_points_in_x_order_and_names_what_it_pools() -> None:
     (marks,) = [c for c in ax.collections if isinstance(c, PathCollection)]
     assert sorted(marks.get_offsets()[:, 0]) == [20, 30]
     assert "no trial ok (diverged/failed)" in [t.get_text() for t in ax.get_legend().get_texts()]
+    # some trials of a point lost: the point says how many of its trials its mean covers
+    df.loc[df["init"].eq("default") & df["act"].eq("relu") & df["depth"].eq(5) & df["seed"].eq(0),
+           "status"] = "diverged"
+    ax = plot_lines(df[df["init"] == "default"], "depth", "test_acc", hue="act")
+    assert "1/2 ok" in [t.get_text() for t in ax.texts]
 
 
 def test_cli_rejects_an_invalid_grid_with_one_line(tmp_path: Path) -> None:

@@ -387,6 +387,22 @@ def test_plot_writes_a_png(tmp_path) -> None:
         mon.plot(tmp_path / "watch.txt")
 
 
+def test_plot_marks_non_finite_norms_and_centres_steps() -> None:
+    from matplotlib.collections import PathCollection
+
+    model = _mlp("relu", depth=4)
+    with torch.no_grad():
+        model[0].weight.mul_(1e30)  # overflow: inf/NaN gradients from the first step on
+    with watch(model) as mon:
+        _train(model, 3)
+    fig = mon.plot()
+    heat, flow = fig.axes[0], fig.axes[1]
+    left, right = heat.get_images()[0].get_extent()[:2]
+    assert (left, right) == (-0.5, 2.5)  # three recorded steps, one column each, centred on 0, 1, 2
+    marks = [c for c in flow.collections if isinstance(c, PathCollection)]
+    assert marks and "NaN/Inf (drawn at the top)" in [t.get_text() for t in flow.get_legend().get_texts()]
+
+
 # -- robustness -------------------------------------------------------------------------------------
 def test_hooks_removed_on_close_and_when_the_loop_raises() -> None:
     model = _Nested()

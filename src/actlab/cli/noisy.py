@@ -34,7 +34,7 @@ def noisy_cmd(
     length: Annotated[int, typer.Option(help="Counting: sequence length.")] = 6,
     vocab: Annotated[int, typer.Option(help="Counting: integers drawn from 0..vocab-1.")] = 6,
     workers: Annotated[int, typer.Option(help="Processes (one torch thread each).")] = 2,
-    plot: Annotated[Path | None, typer.Option("--plot", help="Write a figure (PNG): the NAN unit "
+    plot: Annotated[Path | None, typer.Option("--plot", help="Write a figure (PNG, SVG or PDF): the NAN unit "
                                               "with its noise band and the learning curves.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the per-seed curves as JSON.")] = False,
 ) -> None:
@@ -48,8 +48,10 @@ def noisy_cmd(
 
     if task not in TASK_CHOICES:
         fail(f"--task {task!r} is invalid; valid: {', '.join(TASK_CHOICES)}")
-    if plot is not None and plot.suffix.lower() != ".png":
-        fail(f"--plot {str(plot)!r} is invalid; valid: a file name ending in .png")
+    from actlab.catalog.plot import FORMATS
+
+    if plot is not None and plot.suffix.lower() not in FORMATS:
+        fail(f"--plot {str(plot)!r} is invalid; valid: a file name ending in {', '.join(FORMATS)}")
     digits = counting = None
     every = 1
     out: dict[str, object] = {}

@@ -126,12 +126,15 @@ def status(
         integrity = st.integrity_check()
     counts = {s: sum(r.status == s for r in results) for s in ("ok", "diverged", "failed")}
     total = len(hashes) if hashes is not None else len(results)
-    t = Table(title=f"{'grid ' + grid.name + ', ' if grid else ''}store {path} (integrity: {integrity})")
+    t = Table()
     for c in ("trials", "ok", "diverged", "failed", "pending"):
         t.add_column(c, justify="right")
     t.add_row(str(total), str(counts["ok"]), str(counts["diverged"]), str(counts["failed"]),
               str(total - len(results)))
     console = Console()
+    # the store's path on a line of its own, never broken inside a word
+    console.print(f"{'grid ' + grid.name + ', ' if grid else ''}store {path} (integrity: {integrity})",
+                  soft_wrap=True, highlight=False)
     console.print(t)
     for r in [r for r in results if r.status == "failed"][:10]:
         last = (r.error or "").strip().splitlines()[-1:] or [""]

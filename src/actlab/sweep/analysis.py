@@ -171,9 +171,10 @@ def format_cell(cell: Mapping[str, Any] | None, precision: int = 3) -> str:
 
 def plot_lines(df: Any, x: str, y: str, hue: str | None = None, where: Mapping[str, Any] | None = None,
                ax: Any = None, logx: bool = False) -> Any:
-    """Mean of ``y`` against ``x`` with a ±1 std band over seeds, one line per ``hue`` value. A point
-    none of whose trials ended ``ok`` (all diverged or failed) has no mean: it is marked with an ``x``
-    at the bottom of the axes in its line's colour."""
+    """Mean of ``y`` against ``x`` with a ±1 std band over seeds (within [0, 1] for accuracies), one
+    line per ``hue`` value. A point none of whose trials ended ``ok`` (all diverged or failed) has no
+    mean: it is marked with an ``x`` at the bottom of the axes in its line's colour; a point some of
+    whose trials did not end ``ok`` is labelled ``k/n ok``."""
     import matplotlib
     from matplotlib.lines import Line2D
     from matplotlib.transforms import blended_transform_factory
@@ -193,7 +194,15 @@ def plot_lines(df: Any, x: str, y: str, hue: str | None = None, where: Mapping[s
         label = str(row[0]) if row else y
         (line,) = ax.plot(sub[x], sub["mean"], marker="o", label=label)
         band = sub["std"].fillna(0)
-        ax.fill_between(sub[x], sub["mean"] - band, sub["mean"] + band, alpha=0.2)
+        lo, hi = sub["mean"] - band, sub["mean"] + band
+        if "acc" in y:  # an accuracy's band stays within [0, 1]
+            lo, hi = lo.clip(lower=0.0), hi.clip(upper=1.0)
+        ax.fill_between(sub[x], lo, hi, alpha=0.2)
+        # a mean over fewer trials than the point has (the others diverged or failed) says so
+        for xv, m, n_ok, n in zip(sub[x], sub["mean"], sub["n_ok"], sub["n"]):
+            if 0 < n_ok < n:
+                ax.annotate(f"{n_ok}/{n} ok", (xv, m), xytext=(4, 4), textcoords="offset points", fontsize=7,
+                            color=line.get_color())
         lost = sub[(sub["n_ok"] == 0) & (sub["n"] > 0)]
         if len(lost):
             ax.scatter(lost[x], [0.03] * len(lost), marker="x", color=line.get_color(), zorder=3,

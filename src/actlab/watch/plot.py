@@ -22,11 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from actlab.catalog.plot import save_figure
+from actlab.catalog.plot import FORMATS, save_figure
 from actlab.watch.layers import MAIN_KINDS
 from actlab.watch.verdicts import DEAD_FRACTION, SATURATED_FRACTION
-
-FORMATS = (".png", ".svg", ".pdf")
 
 
 def _short(name: str, n: int = 18) -> str:
@@ -64,7 +62,9 @@ def plot_monitor(mon: Any, path: str | os.PathLike[str] | None = None, dpi: floa
         lg[np.isneginf(lg)] = vmin  # an exactly zero gradient: the darkest colour
         lg = np.ma.masked_invalid(lg)  # NaN/Inf norms (and layers not reported): red
         cmap = matplotlib.colormaps["viridis"].with_extremes(bad="red")
-        x0, x1 = (steps[0], steps[-1]) if len(steps) > 1 else (steps[0] - 0.5, steps[0] + 0.5)
+        # one column per recorded step, centred on its step number
+        half = (steps[1] - steps[0]) / 2 if len(steps) > 1 else 0.5
+        x0, x1 = steps[0] - half, steps[-1] + half
         im = ax.imshow(lg, aspect="auto", interpolation="nearest", cmap=cmap, vmin=vmin,
                        vmax=vmax if vmax > vmin else vmin + 1, extent=(x0, x1, len(names) - 0.5, -0.5))
         cb = fig.colorbar(im, ax=ax)
@@ -73,6 +73,7 @@ def plot_monitor(mon: Any, path: str | os.PathLike[str] | None = None, dpi: floa
         for where, colour in ((s.nonfinite_forward, "red"), (s.nonfinite_backward, "orange")):
             if where is not None:
                 ax.axvline(where["step"], color=colour, ls="--", lw=1.2)
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.set_xlabel("step")
         ax.set_ylabel("layer (forward order)")
         ax.set_title("backward signal per layer over time"
@@ -85,15 +86,26 @@ def plot_monitor(mon: Any, path: str | os.PathLike[str] | None = None, dpi: floa
     ax = axes[1]
     drawn = False
     weighted = [li.name for li in s.layers if li.weight_grad_norm is not None and li.kind in MAIN_KINDS]
-    for stat, names, label, style in (("grad_norm", signal, "backward signal ‖∂L/∂h‖", "o-"),
-                                      ("weight_grad_norm", weighted, "weight gradient ‖∂L/∂W‖", "s--")):
+    bad: list[tuple[int, str]] = []  # layers whose median norm is NaN/Inf: marked at the top
+    for k, (stat, names, label, style) in enumerate((
+            ("grad_norm", signal, "backward signal ‖∂L/∂h‖", "o-"),
+            ("weight_grad_norm", weighted, "weight gradient ‖∂L/∂W‖", "s--"))):
         ys = [getattr(next(li for li in s.layers if li.name == n), stat) for n in names]
         pts = [(i, y) for i, y in enumerate(ys) if y is not None and y > 0 and math.isfinite(y)]
+        bad += [(i, f"C{k}") for i, y in enumerate(ys) if y is not None and not math.isfinite(y)]
         if pts:
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], style, ms=3.5, lw=1.2, label=label)
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], style, ms=3.5, lw=1.2, label=label,
+                    color=f"C{k}")
             drawn = True
     if drawn:
         ax.set_yscale("log")
+    if bad:
+        top = ax.get_ylim()[1] if drawn else 1.0
+        ax.scatter([i for i, _ in bad], [top] * len(bad), marker="x", s=40, clip_on=False, zorder=3,
+                   c=[c for _, c in bad], label="NaN/Inf (drawn at the top)")
+        ax.set_ylim(top=top)
+        drawn = True
+    if drawn:
         ax.legend(fontsize=8, loc="best")
     ratios = []
     if s.weight_grad_ratio is not None:
@@ -124,10 +136,11 @@ def plot_monitor(mon: Any, path: str | os.PathLike[str] | None = None, dpi: floa
         ax.bar(x + 0.2, sat, 0.4, label="saturated", color="tab:purple")
         ax.axhline(DEAD_FRACTION, color="tab:red", ls=":", lw=1)
         ax.axhline(SATURATED_FRACTION, color="tab:purple", ls=":", lw=1)
-        ax.set_ylim(0, 1.02)
+        ax.set_ylim(0, 1.25)  # room for the legend above a bar at 100%
+        ax.set_yticks(np.linspace(0, 1, 6))
         ax.set_xticks(x, [_short(li.name, 10) for li in acts], rotation=90,
                       fontsize=7 if len(acts) > 12 else 8)
-        ax.legend(fontsize=8, loc="upper right")
+        ax.legend(fontsize=8, loc="upper right", ncols=2)
         ax.set_ylabel("fraction of units / inputs")
         ax.set_title(f"dead (verdict ≥{DEAD_FRACTION:.0%}), saturated\n(two-sided only, "
                      f"verdict ≥{SATURATED_FRACTION:.0%}) per layer", fontsize=10)
