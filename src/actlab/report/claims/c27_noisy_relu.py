@@ -129,8 +129,8 @@ def measure(ctx: Context) -> Evidence:
 
 
 def decide(numbers: dict[str, Any], quick: bool) -> Verdict:
-    """Usable: within ``margin`` of ReLU's final test accuracy. A larger gap makes it depend on the
-    training budget (inconclusive in quick mode while the seeds' intervals overlap)."""
+    """Usable: within ``margin`` of ReLU's final test accuracy. A larger gap: depends (usable but weaker
+    at this budget; inconclusive in quick mode while the seeds' intervals overlap)."""
     f = numbers["formula"]
     t = numbers["test_acc"]
     r, n = t["relu"], t["noisy_relu"]
@@ -149,8 +149,8 @@ def decide(numbers: dict[str, Any], quick: bool) -> Verdict:
     overlap = n["final_mean"] + n["final_std"] >= r["final_mean"] - r["final_std"]
     if quick and overlap:
         return Verdict(INCONCLUSIVE, f"gap above {margin} but within the seeds' spread: {acc}.")
-    return Verdict(DEPENDS, f"on the training budget: noisy ReLU trains but lags ReLU by more than {margin}: "
-                            f"{acc}.")
+    return Verdict(DEPENDS, f"usable but weaker: noisy ReLU trains, yet lags ReLU by more than {margin} at "
+                            f"this budget (whether more training closes the gap is not tested): {acc}.")
 
 
 CLAIM = Claim(
@@ -158,8 +158,9 @@ CLAIM = Claim(
     title="Noisy ReLU is a usable variant",
     rule="Check the catalog's noisy_relu against max(0, x + N(0, sigmoid(x))) (train-mode means within 5 "
          "standard errors, eval = relu). On a digits MLP (same budget and seeds): confirmed if noisy ReLU's "
-         "final test accuracy is within 0.02 of ReLU's; refuted if it stays below 0.5; otherwise depends on "
-         "the training budget (inconclusive in quick mode while the seeds' mean ± std intervals overlap).",
+         "final test accuracy is within 0.02 of ReLU's; refuted if it stays below 0.5; otherwise depends "
+         "(usable but weaker at this budget; inconclusive in quick mode while the seeds' mean ± std "
+         "intervals overlap).",
     measure=measure,
     decide=decide,
 )

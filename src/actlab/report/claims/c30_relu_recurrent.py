@@ -139,10 +139,11 @@ def decide(numbers: dict[str, Any], quick: bool) -> Verdict:
         return Verdict(INCONCLUSIVE, f"a gap between {numbers['margin']} and {numbers['far']} within the "
                                      f"seeds' spread: {desc}.")
     if vals <= {"trails", "suitable", "unclear"}:
-        return Verdict(DEPENDS, f"on the training budget: ReLU trains without diverging but trails tanh by "
+        return Verdict(DEPENDS, f"trains but trails: ReLU trains without diverging but trails tanh by "
                                 f"{numbers['margin']}..{numbers['far']} in "
                                 + ", ".join(m.upper() for m, s in states.items() if s != "suitable")
-                                + f" at this budget; {desc}.")
+                                + f" at this budget (the budget is not varied; the full run trains "
+                                  f"longer); {desc}.")
     return Verdict(DEPENDS, "on the model: " + ", ".join(f"ReLU {s} in {m.upper()}"
                                                         for m, s in states.items()) + f"; {desc}.")
 
@@ -154,8 +155,8 @@ CLAIM = Claim(
          "vs ReLU (same seeds). Per model, ReLU is unsuitable if a run diverged or tanh leads by more than "
          "0.10, suitable if ReLU is within 0.02 of tanh or above, trails if in between with mean ± std "
          "intervals apart, else unclear. Confirmed if unsuitable in every model, refuted if suitable in "
-         "every model; unclear: inconclusive in quick mode; trails (or a mix): depends on the training "
-         "budget (on the model when some model is unsuitable).",
+         "every model; unclear: inconclusive in quick mode; trails (or a mix): depends (trains but trails "
+         "at this budget; on the model when some model is unsuitable).",
     measure=measure,
     decide=decide,
 )
