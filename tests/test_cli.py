@@ -246,3 +246,9 @@ def test_user_entry_listed_and_shown(runner, tmp_path):
         assert (tmp_path / "sp.png").exists()
     finally:
         actlab.unregister("square_plus_cli")
+
+
+def test_help_shows_no_type_for_on_off_flags(runner):
+    out = _ok(runner.invoke(app, ["report", "--help"]))
+    assert "<bool>" not in out and "--quick" in out
+    assert "<path>" in out  # options that take a value keep their type

@@ -22,6 +22,23 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+def _hide_flag_types() -> None:
+    """Recent Typer prints a type for every option in --help, "<bool>" for on/off flags too, which
+    reads as if ``--quick`` took a value (``--quick true`` is then an error). Flags show no type."""
+    option = getattr(getattr(typer, "core", None), "TyperOption", None)
+    shown = getattr(option, "display_type_rich", None)
+    if shown is None:
+        return
+
+    def display_type_rich(self: Any, ctx: Any) -> str | None:
+        return None if getattr(self, "is_flag", False) else shown(self, ctx)
+
+    option.display_type_rich = display_type_rich
+
+
+_hide_flag_types()
+
 # Concerns whose commands the CLI offers, in help order. A module that is not there yet is skipped.
 COMMAND_MODULES = ("catalog", "noisy", "watch", "sweep", "theory", "report")
 
