@@ -267,6 +267,8 @@ def render_html(report: Report) -> str:
         "</header>",
         f'<nav class="toc" aria-label="Contents"><b>Contents</b><ol>{"".join(toc)}</ol></nav>',
         '<h2 id="summary">Summary of verdicts</h2>',
+        "<p>A number in parentheses in a claim, such as (000), names the tutorial that wording comes "
+        "from where the tutorials disagree; each claim's section lists its tutorials.</p>",
         _summary(report.entries),
         "<h2>The claims</h2>",
         *(_claim_section(e, titles) for e in ledger),
