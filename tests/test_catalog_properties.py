@@ -417,4 +417,14 @@ def test_parameterised_metadata_regressions():
     assert float(F.softplus(x, threshold=12.0)[0]) > float(F.softplus(x, threshold=12.0)[1])
     assert not actlab.spec("softplus").properties(threshold=12.0).monotonic
     assert actlab.spec("softplus").properties(threshold=15.0).kinks == (15.0,)  # f' jumps by 3e-7
+    assert actlab.spec("softplus").properties(threshold=15.0).fixed_points[0][1] == math.inf  # x beyond
     assert actlab.spec("softplus").properties().kinks == ()  # the default threshold 20: the formula
+
+
+def test_measure_does_not_take_float32_rounding_for_kinks():
+    """A user function computed in float32 steps by float32 ulps (2^-23 relative): not kinks or jumps."""
+    from actlab.catalog.measure import measure_properties
+
+    for fn in (lambda x: (torch.sigmoid(x.float()) + 1).double(), lambda x: torch.tanh(x.float()).double()):
+        m = measure_properties(fn)
+        assert m.kinks == () and m.smoothness != -1

@@ -435,3 +435,12 @@ def test_c06_measure_tiny(tmp_path: Path) -> None:
     assert torch.get_num_threads() == threads  # restored
     assert n["torch forward"]["sigmoid"]["median"] > 0
     c06.decide(n, True)
+
+
+def test_mean_curve_and_chance_count_diverged_runs() -> None:
+    from actlab.report.claims._stats import chance_accuracy, mean_curve
+
+    # a run that diverged after one epoch continues at chance: no ragged-array error, no silent drop
+    assert mean_curve([[0.1, 0.5, 0.9], [0.1]], 0.1) == pytest.approx([0.1, 0.3, 0.5])
+    assert chance_accuracy("digits") == pytest.approx(0.1, abs=0.02)
+    assert 0.55 < chance_accuracy("breast_cancer") < 0.7  # the majority class, not 0.5

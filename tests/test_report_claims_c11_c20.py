@@ -306,7 +306,6 @@ def test_c12_compare() -> None:
     # Student's t: 3 paired seeds need |diff| > 4.30 SE; 2 SE (the normal rule) is not enough
     d = c12.compare([0.95, 0.90, 0.93], [0.90, 0.88, 0.86], 0.03)
     assert 2 * d["se"] < d["diff"] < 4.3 * d["se"] and d["outcome"] is None
-    assert c12.compare([0.9, math.nan, 0.9], [0.5, 0.5, 0.5], 0.03)["outcome"] is None  # never silently
     assert c12.compare([0.9, 0.91, 0.92], [0.5, 0.52, 0.49], 0.03)["outcome"] == 1
     assert c12.compare([0.90, 0.91, 0.92], [0.90, 0.905, 0.925], 0.03)["outcome"] == 0
     assert c12.compare([0.9, 0.7, 0.95], [0.8, 0.9, 0.7], 0.03)["outcome"] is None
@@ -382,6 +381,12 @@ def test_c14_decide_branches() -> None:
     assert c14.decide(_c14_numbers(_TIE, _TIE), True).verdict == REFUTED
     assert c14.decide(_c14_numbers(_NOISY, _TIE), True).verdict == INCONCLUSIVE
     assert c14.decide(_c14_numbers(_BETTER, _NOISY), False).verdict == DEPENDS
+    # helping nowhere with a setting undetermined: no evidence either way, in full mode too
+    assert c14.decide(_c14_numbers(_NOISY, _TIE), False).verdict == INCONCLUSIVE
+    # a best learning rate at the edge of the grid is named
+    n = _c14_numbers(_BETTER, _TIE)
+    n["per_setting"]["s1"]["raw"]["at_edge"] = True
+    assert "grid's edge: s1 raw" in c14.decide(n, False).reason
 
 
 def test_c14_measure_tiny(tmp_path: Path) -> None:
@@ -407,7 +412,8 @@ def test_c16_decide_branches() -> None:
     v = c16.decide(_c16_numbers([_TIE, _TIE], [_BETTER, _BETTER]), True)
     assert v.verdict == REFUTED and "elu" in v.reason
     assert c16.decide(_c16_numbers([_TIE, _NOISY], [_TIE, _TIE]), True).verdict == INCONCLUSIVE
-    assert c16.decide(_c16_numbers([_TIE, _NOISY], [_TIE, _TIE]), False).verdict == CONFIRMED
+    v = c16.decide(_c16_numbers([_TIE, _NOISY], [_TIE, _TIE]), False)
+    assert v.verdict == CONFIRMED and "within noise: s1" in v.reason  # not called a tie
 
 
 def test_c16_measure_tiny(tmp_path: Path) -> None:
@@ -438,6 +444,9 @@ def test_c15_decide_branches() -> None:
     unsure = _c15_numbers(max_act=None, acc=None, small_w=1, zeros=None)
     assert c15.decide(unsure, True).verdict == INCONCLUSIVE
     assert c15.decide(unsure, False).verdict == DEPENDS
+    # nothing holds, some parts undetermined: inconclusive in full mode too, not refuted
+    nothing = _c15_numbers(max_act=None, acc=None, small_w=0, zeros=None)
+    assert c15.decide(nothing, False).verdict == INCONCLUSIVE
 
 
 def test_c15_measure_tiny(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import torch
 
 from actlab.catalog import functional as AF
 from actlab.catalog import modules as M
-from actlab.catalog.measure import JUMP_TOL, at, bisect_root, golden_min
+from actlab.catalog.measure import at, bisect_root, golden_min
 from actlab.catalog.registry import add
 from actlab.catalog.spec import NONE, SOFT, Param, Properties, Spec, hard
 
@@ -199,6 +199,19 @@ def _mish() -> Properties:
     return _smooth_relu_like(AF.mish, AF.d_mish, (-3, 0), (0, 4))
 
 
+#: A drop or kink counts as real for softplus's implementation when float32 can show it: half a
+#: float32 ulp, relative (2^-24).
+FLOAT32_VISIBLE = 2.0**-24
+
+
+def _x_branch_start(x0: float, beta: float, threshold: float) -> float:
+    """The first float64 x where softplus's implementation returns x itself (beta * x > threshold)."""
+    start = math.nextafter(x0, INF)
+    while not beta * start > threshold:
+        start = math.nextafter(start, INF)
+    return start
+
+
 def _softplus(beta: float, threshold: float) -> Properties:
     # The formula has no fixed point (log(1 + e^x) > x) and is C-infinity and increasing. The
     # implementation (PyTorch's) returns x itself where beta*x > threshold, so at
@@ -206,23 +219,21 @@ def _softplus(beta: float, threshold: float) -> Properties:
     # threshold 20, far below anything float32 resolves (ulp(20) = 2e-6), and these properties
     # describe the formula. A small threshold makes the drop real (0.31 for threshold=1): then
     # the declared properties are those of the implemented function, discontinuous and not
-    # monotonic at x0, and equal to x (fixed) beyond it. measure.JUMP_TOL (half a float32 ulp,
-    # relative) sets where "real" starts: at beta 1, thresholds below about 14.6.
+    # monotonic at x0, and equal to x (fixed) beyond it. "Real" = what float32 can show:
+    # FLOAT32_VISIBLE (half a float32 ulp, relative); at beta 1, drops for thresholds below ~14.6.
     x0 = threshold / beta
     gap = math.log1p(math.exp(-threshold)) / beta
-    if gap > JUMP_TOL * max(1.0, x0 + gap):
-        # the first float64 x where the implementation takes its x branch (beta * x > threshold)
-        start = math.nextafter(x0, INF)
-        while not beta * start > threshold:
-            start = math.nextafter(start, INF)
+    if gap > FLOAT32_VISIBLE * max(1.0, x0 + gap):
         return _smooth(output_range=(0.0, INF), monotonic=False, zero_centred=False,
                        smoothness=-1, kinks=(x0,), saturation=(SOFT, NONE), sup_derivative=1.0,
-                       fixed_points=((start, INF),))
-    # f' still jumps at x0, from sigmoid(threshold) to 1: a kink where float32 can show it
+                       fixed_points=((_x_branch_start(x0, beta, threshold), INF),))
+    # f' still jumps at x0, from sigmoid(threshold) to 1: a kink where float32 can show it (then
+    # these are the implementation's properties, which returns x itself, a fixed point, beyond x0)
     d_jump = -math.expm1(-math.log1p(math.exp(-threshold)))  # 1 - sigmoid(threshold), no cancellation
-    if d_jump > JUMP_TOL:
+    if d_jump > FLOAT32_VISIBLE:
         return _smooth(output_range=(0.0, INF), monotonic=True, zero_centred=False, smoothness=0,
-                       kinks=(x0,), saturation=(SOFT, NONE), sup_derivative=1.0, fixed_points=())
+                       kinks=(x0,), saturation=(SOFT, NONE), sup_derivative=1.0,
+                       fixed_points=((_x_branch_start(x0, beta, threshold), INF),))
     return _smooth(output_range=(0.0, INF), monotonic=True, zero_centred=False,
                    saturation=(SOFT, NONE), sup_derivative=1.0, fixed_points=())
 

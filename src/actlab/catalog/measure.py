@@ -50,9 +50,9 @@ FAR = (1e3, 1e6, 1e9, 1e12, 1e15)
 #: Fixed-point runs (f(x) == x to rounding) count only if they reach into this range: far out,
 #: silu/gelu/softplus equal x to float64 rounding without being fixed points.
 FIXED_RUN_HALF_WIDTH = 6.0
-#: A jump of f or f' smaller than this (relative to max(1, |value|)) is not reported: 2^-24, half a
-#: float32 ulp at the top of a binade, so every jump float32 can show is reported.
-JUMP_TOL = 2.0**-24
+#: A jump of f or f' smaller than this (relative to max(1, |value|)) is not reported (well above the
+#: float32 rounding steps of a user function computed in float32: 2^-23 relative).
+JUMP_TOL = 1e-6
 #: A zero tail of f' is hard saturation only if |f'| exceeds this within one unit inside it; a
 #: derivative that underflows (gelu's x * phi(x) below -38: 1e-304 one unit inside) is soft.
 HARD_MIN_SLOPE = 1e-30

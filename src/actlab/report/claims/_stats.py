@@ -3,7 +3,9 @@ accuracy (a diverged run counts as chance, never as a missing value)."""
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -20,9 +22,8 @@ def compare(a: list[float], b: list[float], margin: float) -> dict[str, Any]:
     n = int(d.size)
     se = float(d.std(ddof=1) / math.sqrt(n)) if n > 1 else math.inf
     t_diff, t_tie = t_critical(n)
-    if not math.isfinite(mean):
-        out: int | None = None
-    elif abs(mean) >= margin and abs(mean) > t_diff * se:
+    out: int | None
+    if abs(mean) >= margin and abs(mean) > t_diff * se:  # NaN (a missing value) compares False: None
         out = 1 if mean > 0 else -1
     elif abs(mean) + t_tie * se < margin:
         out = 0
@@ -50,3 +51,21 @@ def sample_std(values: Any) -> float:
     missing value is never dropped silently (count diverged runs with :func:`final_accuracy`)."""
     v = np.asarray(values, dtype=float)
     return float(np.std(v, ddof=1)) if v.size > 1 else 0.0
+
+
+@functools.cache
+def chance_accuracy(dataset: str) -> float:
+    """The test accuracy of always predicting the test split's most frequent class (the 'chance' level a
+    diverged run is counted at)."""
+    from actlab import data
+
+    y = data.load(dataset, seed=0).y_test
+    return float(y.bincount().max()) / len(y)
+
+
+def mean_curve(curves: Sequence[Sequence[float]], fill: float) -> list[float]:
+    """Mean over runs of a per-epoch value; a run that stopped early (diverged) continues at ``fill``."""
+    if not curves:
+        return []
+    n = max(len(c) for c in curves)
+    return np.mean([[*c, *([fill] * (n - len(c)))] for c in curves], 0).tolist()

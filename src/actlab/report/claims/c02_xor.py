@@ -25,7 +25,7 @@ import torch
 
 import actlab
 from actlab.report.claim import CONFIRMED, DEPENDS, REFUTED, Claim, Context, Evidence, Table, Verdict
-from actlab.report.claims._stats import sample_std
+from actlab.report.claims._stats import chance_accuracy, final_accuracy, sample_std
 from actlab.sweep import TrialConfig
 from actlab.sweep.trial import load_data
 
@@ -75,7 +75,7 @@ def measure(ctx: Context) -> Evidence:
     curves: dict[str, list[list[float]]] = {}
     for i, name in enumerate(models):
         rs = results[i * len(seeds):(i + 1) * len(seeds)]
-        acc[name] = [r.metric("test_acc", 0.0) for r in rs]
+        acc[name] = [final_accuracy(r, chance_accuracy("xor")) for r in rs]
         curves[name] = [[e["test_acc"] for e in r.epochs] for r in rs]
     x4, y4 = XOR4
     ds = load_data("xor", True, 0, 0.25)

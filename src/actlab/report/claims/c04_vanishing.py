@@ -38,7 +38,7 @@ from actlab.report.claim import (
     Verdict,
 )
 from actlab.report.claims._layer_grads import init_gradients
-from actlab.report.claims._stats import sample_std
+from actlab.report.claims._stats import chance_accuracy, final_accuracy, mean_curve, sample_std
 from actlab.sweep import TrialConfig
 
 DEPTH, WIDTH = 10, 64
@@ -66,17 +66,18 @@ def measure(ctx: Context) -> Evidence:
                for a, i in CASES for s in seeds]
     results = ctx.train(configs)
     cases: dict[str, dict[str, Any]] = {}
+    chance = chance_accuracy("digits")  # a diverged run counts at chance
     for k, (a, i) in enumerate(CASES):
         cfgs = configs[k * len(seeds):(k + 1) * len(seeds)]
         rs = results[k * len(seeds):(k + 1) * len(seeds)]
         g = init_gradients(cfgs)
-        acc = [r.metric("test_acc", 0.0) for r in rs]
+        acc = [final_accuracy(r, chance) for r in rs]
         cases[case_name(a, i)] = {
             "grad_ratio": min(g["weight_ratio"], g["backprop_ratio"]), "weight_ratio": g["weight_ratio"],
             "backprop_ratio": g["backprop_ratio"], "profile": g["weight_profile"],
             "backprop_profile": g["backprop_profile"],
             "test_acc": float(np.mean(acc)), "test_acc_std": sample_std(acc), "test_acc_runs": acc,
-            "curve": np.mean([[e["test_acc"] for e in r.epochs] for r in rs if r.epochs], 0).tolist(),
+            "curve": mean_curve([[e["test_acc"] for e in r.epochs] for r in rs], chance),
             "statuses": [r.status for r in rs]}
     numbers: dict[str, Any] = {"cases": cases, "vanish": VANISH, "fails": FAILS, "trains": TRAINS,
                                "baseline": case_name("relu", "kaiming_normal"), "depth": depth,

@@ -44,7 +44,7 @@ from actlab.report.claim import (
     Verdict,
 )
 from actlab.report.claims._layer_grads import init_gradients
-from actlab.report.claims._stats import sample_std
+from actlab.report.claims._stats import chance_accuracy, final_accuracy, mean_curve, sample_std
 from actlab.sweep import TrialConfig
 from actlab.sweep.trial import load_data
 
@@ -101,6 +101,7 @@ def _measure(ctx: Context) -> Evidence:
     if bad:
         raise RuntimeError(f"training {bad[0].config.label()} failed:\n{bad[0].error}")
     train: dict[str, dict[str, Any]] = {}
+    chance = chance_accuracy("digits")  # a diverged run counts at chance
     for k, a in enumerate(ACTS):
         rs = results[k * len(seeds):(k + 1) * len(seeds)]
         curves = [[e["train_loss"] if e["train_loss"] is not None else np.inf for e in r.epochs] for r in rs]
@@ -108,8 +109,8 @@ def _measure(ctx: Context) -> Evidence:
         ups = [float(np.sum(np.clip(np.diff(c), 0, None))) for c in curves]
         train[a] = {"final_loss": float(np.mean(final)), "final_loss_std": sample_std(final),
                     "final_loss_runs": final, "loss_increase": float(np.mean(ups)),
-                    "test_acc": float(np.mean([r.metric("test_acc", 0.0) for r in rs])),
-                    "curve": np.mean(curves, 0).tolist(), "statuses": [r.status for r in rs]}
+                    "test_acc": float(np.mean([final_accuracy(r, chance) for r in rs])),
+                    "curve": mean_curve(curves, np.inf), "statuses": [r.status for r in rs]}
     depth = ctx.pick(10, 10, 3)
     tanh_deep = {i: init_gradients([TrialConfig(act="tanh", depth=depth, width=64, init=i, seed=s)
                                     for s in seeds],

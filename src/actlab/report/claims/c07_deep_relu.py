@@ -37,7 +37,7 @@ from actlab.report.claim import (
     Verdict,
 )
 from actlab.report.claims._layer_grads import init_gradients
-from actlab.report.claims._stats import sample_std
+from actlab.report.claims._stats import chance_accuracy, final_accuracy, mean_curve, sample_std
 from actlab.sweep import TrialConfig
 
 DEPTH, WIDTH = 10, 64
@@ -64,11 +64,12 @@ def measure(ctx: Context) -> Evidence:
                            lr=0.02, epochs=epochs, batch_size=64, seed=s) for i in INITS for s in seeds]
     results = ctx.train(configs)
     cases: dict[str, dict[str, Any]] = {}
+    chance = chance_accuracy("digits")  # a diverged run counts at chance
     for k, init in enumerate(INITS):
         cfgs = configs[k * len(seeds):(k + 1) * len(seeds)]
         rs = results[k * len(seeds):(k + 1) * len(seeds)]
         g = init_gradients(cfgs)
-        acc = [r.metric("test_acc", 0.0) for r in rs]
+        acc = [final_accuracy(r, chance) for r in rs]
         chi = float(actlab.theory.chi1("relu", SIGMA_W2[init], 0.0))
         cases[init] = {"grad_ratio": min(g["weight_ratio"], g["backprop_ratio"]),
                        "weight_ratio": g["weight_ratio"],
@@ -76,8 +77,7 @@ def measure(ctx: Context) -> Evidence:
                        "theory_backprop_ratio": float(chi ** ((depth - 1) / 2)), "chi1": chi,
                        "test_acc": float(np.mean(acc)), "test_acc_std": sample_std(acc),
                        "test_acc_runs": acc,
-                       "curve": np.mean([[e["test_acc"] for e in r.epochs] for r in rs if r.epochs],
-                                        0).tolist(),
+                       "curve": mean_curve([[e["test_acc"] for e in r.epochs] for r in rs], chance),
                        "statuses": [r.status for r in rs]}
     numbers.update({"cases": cases, "depth": depth, "epochs": epochs})
 

@@ -57,7 +57,7 @@ ADAGRAD_LRS = (0.01, 0.1, 1.0)
 VARIANT_LR = 1.0
 VARIANTS = ("leaky_relu", "prelu", "elu")
 BAD_BIAS = -3.0
-#: an effect counts when it is at least this large and beyond 2 standard errors of the seeds
+#: an effect counts when it is at least this large and beyond t standard errors of the seeds
 MIN_EFFECT = 0.05
 #: "permanently": under this fraction of the units dead after epoch 1 may be alive at the end
 MAX_REVIVED = 0.1
@@ -308,13 +308,13 @@ def decide(numbers: dict[str, Any], quick: bool) -> Verdict:
         return Verdict(CONFIRMED, f"All parts hold. {facts}.")
     if not ada_ok and ada_usual == -1:
         return Verdict(REFUTED, f"Adagrad does not reduce dead units at any rate compared. {facts}.")
+    equal = "Core parts hold, but Adagrad has not measurably fewer dead units than SGD at equal rates"
     if not ada_ok and ada_usual is None:
-        return Verdict(INCONCLUSIVE, "Core parts hold, but Adagrad has more dead units than SGD at equal "
-                                     f"rates and its usual rate's advantage is within noise. {facts}.")
+        return Verdict(INCONCLUSIVE, f"{equal}, and its usual rate's advantage is within noise. {facts}.")
     if not ada_ok and ada_usual == 0:
         if quick:
-            return Verdict(INCONCLUSIVE, "Core parts hold, but Adagrad has more dead units than SGD at equal "
-                                         f"rates and its usual rate's advantage is within noise. {facts}.")
+            return Verdict(INCONCLUSIVE, f"{equal}, and its usual rate's advantage is below the margin "
+                                         f"(quick mode's few seeds). {facts}.")
         return Verdict(REFUTED, f"Adagrad does not measurably reduce dead units. {facts}.")
     caveats = []
     if rev1:
@@ -324,7 +324,7 @@ def decide(numbers: dict[str, Any], quick: bool) -> Verdict:
                        "units revive when the layers below change")
     if not ada_ok:
         caveats.append(f"Adagrad has fewer dead units only at its usual lr {alrs[0]:g} compared with SGD at "
-                       f"lr {lrs[-1]:g}; at equal rates it has as many or more")
+                       f"lr {lrs[-1]:g}; at equal rates not measurably fewer")
     return Verdict(DEPENDS, "Learning rate, bad init and the variants hold; but " + "; ".join(caveats)
                    + f". {facts}.")
 

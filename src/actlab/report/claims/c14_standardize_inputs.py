@@ -35,7 +35,7 @@ from actlab.report.claim import (
     Table,
     Verdict,
 )
-from actlab.report.claims._stats import compare, sample_std
+from actlab.report.claims._stats import chance_accuracy, compare, sample_std
 from actlab.report.claims._stats import final_accuracy as _acc
 from actlab.sweep import TrialConfig
 
@@ -44,14 +44,6 @@ ACTS = ("relu", "tanh")
 #: Wide enough that every setting's best rate lies inside it (raw breast_cancer features need ~1e-4).
 LRS = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 MARGIN = 0.02
-
-
-def _majority(name: str) -> float:
-    """The test accuracy of always predicting the most frequent class (the 'chance' level)."""
-    from actlab import data
-
-    y = data.load(name, seed=0).y_test
-    return float(y.bincount().max()) / len(y)
 
 
 def _feature_scales(name: str) -> dict[str, float]:
@@ -71,7 +63,7 @@ def measure(ctx: Context) -> Evidence:
                            lr=lr, epochs=epochs, seed=s)
                for ds in DATASETS for a in ACTS for st in (True, False) for lr in LRS for s in seeds]
     results = ctx.train(configs)
-    chance = {ds: _majority(ds) for ds in DATASETS}
+    chance = {ds: chance_accuracy(ds) for ds in DATASETS}
     acc: dict[tuple[str, str, bool, float], list[float]] = {}
     for c, r in zip(configs, results):
         acc.setdefault((c.dataset, c.act, c.standardize, c.lr), []).append(_acc(r, chance[c.dataset]))
@@ -128,9 +120,10 @@ def measure(ctx: Context) -> Evidence:
 
 def decide(numbers: dict[str, Any], quick: bool) -> Verdict:
     """Per (data set, activation): +1 standardising helps, 0 established tie, -1 hurts, None within noise.
-    Confirmed if it helps everywhere; depends if it helps in some settings only (the reason names them);
-    refuted if it helps nowhere; inconclusive in quick mode while a setting is undetermined and the
-    others do not already show a split."""
+    Confirmed if it helps everywhere; depends if it helps in some settings only (the reason names them,
+    and the undetermined ones); refuted if it helps nowhere and every setting is decided; inconclusive
+    if it helps nowhere and a setting is undetermined, and in quick mode while a setting is
+    undetermined and the others do not already show a split. A best rate at the grid's edge is named."""
     per = numbers["per_setting"]
     out = {s: per[s]["diff"]["outcome"] for s in numbers["settings"]}
     txt = "; ".join(f"{s}: {per[s]['standardised']['mean']:.3f} standardised vs "

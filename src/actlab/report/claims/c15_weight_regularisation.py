@@ -14,8 +14,9 @@ keep. Parts, each penalty vs none, paired over seeds:
 
 * **bounded**: the largest hidden activation on the training set is smaller (the growth the tutorial
   warns of is held back);
-* **generalisation**: the final test accuracy is higher (a difference counts when >= 1 point and > 2
-  standard errors; a tie when the difference plus t' standard errors stays below 1 point);
+* **generalisation**: the final test accuracy is higher (a difference counts when >= 1 point and > t
+  standard errors; a tie when the difference plus t' standard errors stays below 1 point; t, t':
+  Student's two- and one-sided 95% values for the seeds);
 * **L1 sparsity of the weights**: the fraction of weights with :math:`|w| < 10^{-3}` is higher with L1;
 * **L1 sparsity of the representation**: the fraction of hidden activations that are exactly 0 is higher
   with L1 (the tutorial's "sparse representation").
@@ -191,7 +192,9 @@ def decide(numbers: dict[str, Any], quick: bool) -> Verdict:
     if holds:
         return Verdict(DEPENDS, f"Holds: {', '.join(holds)}; not measurable: "
                                 f"{', '.join(k for k, v in parts.items() if v is None)}. {txt}.")
-    return Verdict(REFUTED, f"No part measurably holds: {txt}.")
+    # nothing holds, and what does not fail is undetermined: no evidence either way
+    return Verdict(INCONCLUSIVE, f"No part holds; undetermined: "
+                                 f"{', '.join(k for k, v in parts.items() if v is None)}. {txt}.")
 
 
 def _best(outcomes: list[int | None]) -> int | None:
@@ -210,8 +213,9 @@ CLAIM = Claim(
          "a penalty lowers the largest hidden activation (>= 10% and > t SE); a penalty raises test accuracy "
          "(>= 1 point and > t SE; tie if |diff| + t' SE < 1 point); L1 raises the fraction of weights below "
          "1e-3; L1 raises the fraction of exactly-0 activations (>= 10% relative, > t SE). Confirmed if all "
-         "hold; depends if some hold and others are tied or reversed; refuted if none holds; inconclusive "
-         "in quick mode otherwise.",
+         "hold; depends if some hold and others are tied or reversed; refuted if none holds and none is "
+         "undetermined; inconclusive in quick mode otherwise, and in full mode when none holds and some "
+         "are undetermined.",
     measure=measure,
     decide=decide,
 )

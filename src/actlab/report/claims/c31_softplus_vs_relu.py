@@ -116,8 +116,9 @@ def measure(ctx: Context) -> Evidence:
 
 
 def decide(numbers: dict[str, Any], quick: bool) -> Verdict:
-    """Worse in every set-up: confirmed; better or tied everywhere (full mode): refuted; worse in some and
-    better in others: depends on the set-up; ties in quick mode: inconclusive."""
+    """Worse in every set-up: confirmed; better everywhere: refuted; worse in some and better or tied in
+    others: depends on the set-up (ties: inconclusive in quick mode); never worse but tied somewhere
+    (no difference resolved): inconclusive."""
     per = numbers["setups"]
     states = {n: d["softplus_state"] for n, d in per.items()}
     desc = "; ".join(f"{n}: relu {d['relu']['mean']:.4f} ± {d['relu']['std']:.4f}, softplus "
@@ -137,8 +138,12 @@ def decide(numbers: dict[str, Any], quick: bool) -> Verdict:
         return Verdict(DEPENDS, f"on the set-up: softplus is worse in "
                                 f"{', '.join(n for n, s in states.items() if s == 'worse')} only: {desc}.")
     res = ", ".join(f"{_t(d) * d['se_diff']:.4f}" for d in per.values())
-    return Verdict(REFUTED, "softplus is not worse than ReLU by more than t standard errors (resolution "
-                            f"{res} test accuracy) in any set-up: {desc}.")
+    if "tied" in vals:  # within t SE is no difference resolved, not evidence of none
+        return Verdict(INCONCLUSIVE, "softplus is not worse than ReLU by more than t standard errors "
+                                     f"(resolution {res} test accuracy) in any set-up, nor better "
+                                     f"everywhere: {desc}.")
+    return Verdict(REFUTED, "softplus is better than ReLU by more than t standard errors in every set-up "
+                            f"(resolution {res} test accuracy): {desc}.")
 
 
 CLAIM = Claim(
@@ -148,7 +153,8 @@ CLAIM = Claim(
          "seeds; per set-up softplus is worse / better when ReLU's mean final test accuracy leads / trails "
          "by more than t standard errors of the difference (Student's 95% t), tied otherwise. Confirmed "
          "if worse in every set-up; depends (on the set-up) if worse in some and better or tied in others "
-         "(ties: inconclusive in quick mode); refuted if never worse (in quick mode only when none is tied).",
+         "(ties: inconclusive in quick mode); refuted if better in every set-up; inconclusive if never "
+         "worse but tied somewhere (within t SE is no difference resolved, not evidence of none).",
     measure=measure,
     decide=decide,
 )
