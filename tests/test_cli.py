@@ -252,3 +252,8 @@ def test_help_shows_no_type_for_on_off_flags(runner):
     out = _ok(runner.invoke(app, ["report", "--help"]))
     assert "<bool>" not in out and "--quick" in out
     assert "<path>" in out  # options that take a value keep their type
+
+
+def test_theory_names_the_depth_scale_it_used(runner):
+    out = _ok(runner.invoke(app, ["theory", "relu", "--sigma-w2", "3"]))  # q unbounded: xi_c undefined
+    assert "6 xi_grad" in out and "6 xi_c (Schoenholz" not in out

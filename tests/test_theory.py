@@ -154,6 +154,16 @@ def test_tanh_critical_line(sigma_b2, expected):
     assert theory.chi1("tanh", sw, sigma_b2) == pytest.approx(1.0, abs=1e-10)
 
 
+def test_capped_units_are_critical_at_the_q_to_0_limit_not_at_a_huge_false_point():
+    # hard_tanh / relu6 at sigma_b^2 = 0: critical where sigma_w^2 phi'(0)^2 = 1 (their q* -> 0 only
+    # exponentially slowly); 1 / E[phi'^2](q = 1e24) (about 1e12) is not a critical point
+    assert theory.critical_sigma_w2("hard_tanh", 0.0) == pytest.approx(1.0, abs=1e-9)
+    assert theory.critical_sigma_w2("relu6", 0.0) == pytest.approx(2.0, abs=1e-9)
+    assert theory.critical_sigma_w2("hard_tanh", 0.01) == pytest.approx(1.052061, abs=1e-5)
+    assert theory.critical_sigma_w2("relu", 0.05) == pytest.approx(2.0)  # q* = inf: still found
+    assert theory.analyze("hard_tanh", 1.2533e12, 0.0).phase != "critical"
+
+
 def test_critical_line_vectorised():
     sb = torch.tensor([0.0, 0.01, 0.05, 0.1], dtype=torch.float64)
     line = theory.critical_line("tanh", sb)

@@ -58,7 +58,9 @@ def _show_one(act: str, params: dict[str, Any], sigma_w2: float, sigma_b2: float
         ("xi_q", _num(r.xi_q, 4), "depth scale of the variance (layers)"),
         ("xi_c", _num(r.xi_c, 4), "depth scale of correlations (layers)"),
         ("xi_grad", _num(r.xi_grad, 4), "gradient depth scale 1/|log chi_1| (layers)"),
-        ("max depth", _num(r.max_depth, 4), "trainable depth ~6 xi_c (Schoenholz et al. 2017)"),
+        ("max depth", _num(r.max_depth, 4),
+         "trainable depth ~6 xi_c (Schoenholz et al. 2017)" if math.isfinite(r.xi_c)
+         else "trainable depth ~6 xi_grad (q unbounded: xi_c undefined)"),
     ]
     for row in rows:
         t.add_row(*row)

@@ -41,7 +41,13 @@ Degenerate cases, handled explicitly:
   a positively homogeneous activation is then marginal and says nothing). A fixed point above
   ``Q_MAX = 1e10`` counts as unbounded.
 * *q* = 0*: with :math:`\sigma_b^2 = 0` and :math:`\phi(0) = 0` (tanh, relu, ...) below criticality
-  the signal dies out; ``q_star = 0`` and :math:`\chi_1 = \sigma_w^2\phi'(0)^2`.
+  the signal dies out; ``q_star = 0`` and :math:`\chi_1 = \sigma_w^2\phi'(0)^2` (the limit
+  q -> 0+: relu gives :math:`\sigma_w^2/2`). There :math:`c^* = 1`, :math:`\chi_c` and
+  :math:`\xi_c` are the limits as :math:`\sigma_b^2 \to 0^+`, not the dynamics at exactly
+  :math:`\sigma_b^2 = 0`: with no bias the two inputs' correlation then stays put (tanh) or
+  approaches 1 only algebraically (relu), and "6 xi_c" understates how long correlations survive.
+  Capped units (hard_tanh, relu6) approach q* = 0 exponentially slowly; their critical point at
+  :math:`\sigma_b^2 = 0` is the q -> 0 limit :math:`1/\phi'(0)^2`.
 * *Which fixed point*: :math:`q^*` is the limit of the iteration started at ``q0`` (default 1,
   unit-variance pre-activations), i.e. the first root of :math:`q \mapsto \sigma_w^2 V(q) +
   \sigma_b^2 - q` met when walking from ``q0`` in the direction the iteration moves (the map is
@@ -470,10 +476,21 @@ class MeanField:
         if rows.numel():
             sw_c = 1.0 / self.mean_df2(q_c)
             ok = self._verify_critical(sw_c, sb[rows], q0, q_c)
+            # q* = 0 (sigma_b^2 = 0, phi(0) = 0): q dies out whenever the length map lies below the
+            # diagonal for every q > 0, however slowly (capped units like hard_tanh approach 0 at an
+            # exponentially small rate, which iterating to a tolerance cannot confirm)
+            zero = (q_c == 0) & ~ok & torch.isfinite(sw_c)
+            if zero.any():
+                g = sw_c[zero, None] * vs[None, 1:] + sb[rows[zero], None] - qs[None, 1:]
+                below = g <= 1e-13 * qs[None, 1:]  # within rounding of the diagonal counts as on it
+                ok[zero] = below.all(dim=1)
             cand = torch.where(ok, sw_c, math.inf)
             out = out.scatter_reduce(0, rows, cand, reduce="amin")
-        # 2. critical at q* = infinity (q grows linearly: relu with sigma_b^2 > 0)
-        sw_inf = float(1.0 / self.mean_df2(math.inf))
+        # 2. critical at q* = infinity (q grows linearly: relu with sigma_b^2 > 0). Only where
+        # E[phi'^2] has a non-zero limit as q -> infinity: for a capped unit (hard_tanh, relu6) it
+        # decays like q^-1/2, and 1 / E[phi'^2](1e24) would be a huge, false critical point.
+        far, farther = float(self.mean_df2(1e20)), float(self.mean_df2(math.inf))
+        sw_inf = 1.0 / farther if farther > 0 and abs(far - farther) <= 1e-3 * farther else math.inf
         if math.isfinite(sw_inf):
             todo = torch.nonzero(out > sw_inf).flatten()
             if todo.numel():
