@@ -3,30 +3,29 @@
     .venv/bin/python benchmarks/bench_watch.py                 # all three models, 1 thread
     .venv/bin/python benchmarks/bench_watch.py --model relu --rounds 30 --threads 2
 
-One model per kind runs six ways: unwatched, watched recording every step, watched recording
-every 10th step, unwatched under ``torch.autograd.detect_anomaly(check_nan=True)`` (the usual way
-to find where NaN appears; it records every forward's stack and checks every backward output),
-unwatched once more as a control (its ratio to the unwatched run would be 1.000 on a quiet
-machine, and how far it lands from 1.000 shows the resolution of the run), and the *floor*: bare
-hooks that compute the same reductions as the monitor at every step (per-unit extremes, the row
-sample's sum, norm, zero and saturated counts, backward-signal norms, one ``_foreach_norm`` over
-the weight gradients, one host read per step) and nothing else - no names, records or verdicts.
-The floor is what the statistics themselves cost; every step's distance above it is the monitor's
-bookkeeping. All five use the same
-model, optimizer and batch: a separate model per variant put its tensors elsewhere
-in memory, and that alone moved the ratios by up to +-4% from one process to the next (even the
-nearly idle every-10 monitor measured 1.045x once). Rounds run every variant for ``--steps`` SGD
-steps in turn (round-robin), in a shuffled order per round, so load on a shared machine hits all
-variants alike. A watched variant attaches a fresh monitor before its steps and closes it after
-them, the closing timed (it copies the last step to the host and folds the records), after one
-untimed step (a monitor's first recorded step learns the layers; every variant gets the same
-untimed step). Python's garbage collector runs (untimed) before each timed block, so no variant
-pays for collecting another's garbage. The report gives the median over rounds of each round's
-ratio to the unwatched run (paired), in process CPU time and in wall time, and for the goals a
-95% bootstrap interval of that median over the rounds (the goal is met when the whole interval
-lies below it, missed when the whole interval lies above it, undecided otherwise). The interval
-covers the spread between the rounds of one run, not the drift between runs on a shared machine
-(which is larger: the README lists runs). Absolute times drift; the ratios are the result.
+One model per kind runs six ways: unwatched, watched recording every step, watched recording every
+10th step, unwatched under ``torch.autograd.detect_anomaly(check_nan=True)`` (the usual way to find
+where NaN appears; it records every forward's stack and checks every backward output), unwatched
+once more as a control (its ratio to the unwatched run would be 1.000 on a quiet machine, and how
+far it lands from 1.000 shows the resolution of the run), and the *floor*: bare hooks that compute
+the same reductions as the monitor at every step (per-unit extremes, the row sample's sum, norm,
+zero and saturated counts, backward-signal norms, one ``_foreach_norm`` over the weight gradients,
+one host read per step) and nothing else - no names, records or verdicts. The floor is what the
+statistics themselves cost; every step's distance above it is the monitor's bookkeeping. All six use
+the same model, optimizer and batch: a separate model per variant put its tensors elsewhere in
+memory, and that alone moved the ratios by up to +-4% from one process to the next (even the nearly
+idle every-10 monitor measured 1.045x once). Rounds run every variant for ``--steps`` SGD steps in
+turn (round-robin), in a shuffled order per round, so load on a shared machine hits all variants
+alike. A watched variant attaches a fresh monitor before its steps and closes it after them, the
+closing timed (it copies the last step to the host and folds the records), after one untimed step (a
+monitor's first recorded step learns the layers; every variant gets the same untimed step). Python's
+garbage collector runs (untimed) before each timed block, so no variant pays for collecting
+another's garbage. The report gives the median over rounds of each round's ratio to the unwatched
+run (paired), in process CPU time and in wall time, and for the goals a 95% bootstrap interval of
+that median over the rounds (the goal is met when the whole interval lies below it, missed when the
+whole interval lies above it, undecided otherwise). The interval covers the spread between the
+rounds of one run, not the drift between runs on a shared machine (which is larger: the README lists
+runs). Absolute times drift; the ratios are the result.
 
 Goal (issue 4, part 5): 8-layer 512-wide ReLU MLP, batch 256, SGD, CPU: every step <= 1.05x,
 every 10 steps <= 1.015x. The sigmoid MLP and the CNN are reported alongside.
