@@ -50,7 +50,7 @@ import actlab.nets as nets
 from actlab.sweep._malloc import tune_malloc
 from actlab.watch import watch
 from actlab.watch.layers import activation_info, is_activation
-from actlab.watch.monitor import DEFAULT_SAMPLE, DEFAULT_TAU
+from actlab.watch.monitor import DEFAULT_SAMPLE, DEFAULT_TAU, _rows
 
 GOALS = {1: 1.05, 10: 1.015}
 
@@ -106,14 +106,13 @@ class Floor:
         act, y = self.info[id(module)], out.detach()
         unit = 1 if y.dim() > 2 else y.dim() - 1
         red = tuple(d for d in range(y.dim()) if d != unit)
-        rows = max(1, DEFAULT_SAMPLE // max(1, y[0].numel()))
-        ys = y[:rows]
+        ys = _rows(y, DEFAULT_SAMPLE)  # the monitor's row sample
         self.vals.append(y.amax(dim=red))
         if not act.nonneg:
             self.vals.append(y.amin(dim=red))
         self.vals += (ys.sum(), torch.linalg.vector_norm(ys), ys.bool().sum())
         if act.derivative is not None and not act.sat_is_zero:
-            d = act.derivative(args[0].detach()[:rows])
+            d = act.derivative(_rows(args[0].detach(), DEFAULT_SAMPLE))
             self.vals.append(((d if act.monotonic else d.abs()) < act.threshold).sum())
         if out.requires_grad:
             out.register_hook(self.backward)
