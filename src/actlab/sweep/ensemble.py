@@ -150,15 +150,19 @@ def run_task(configs: Sequence[TrialConfig], ensemble: bool = True) -> list[Tria
 NUMPY_MATMUL = True
 
 
+def _numpy(t: torch.Tensor) -> np.ndarray:
+    return t.detach().numpy() if t.requires_grad else t.numpy()
+
+
 def _bmm(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
-    """Batched ``a @ b`` outside autograd (``a`` may be 2-D, shared by all members). Through numpy's
-    BLAS for CPU float tensors when ``b`` is row-major: with ``b`` transposed OpenBLAS is slower
-    than MKL, so that case, and every other device or dtype, stays with ``torch``."""
-    if (NUMPY_MATMUL and b.stride(-1) == 1 and a.device.type == b.device.type == "cpu"
+    """Batched ``a @ b`` outside autograd (``a`` may be 2-D, shared by all members), through numpy's
+    BLAS for CPU float tensors, through ``torch`` for every other device or dtype. (The one product
+    where OpenBLAS is slower than MKL, ``g W^T`` with 64x64 blocks, calls ``torch.bmm`` itself.)"""
+    if (NUMPY_MATMUL and a.device.type == b.device.type == "cpu"
             and a.dtype == b.dtype and a.dtype in (torch.float32, torch.float64)):
         if out is None:
-            return torch.from_numpy(np.matmul(a.detach().numpy(), b.detach().numpy()))
-        np.matmul(a.detach().numpy(), b.detach().numpy(), out=out.detach().numpy())
+            return torch.from_numpy(np.matmul(_numpy(a), _numpy(b)))
+        np.matmul(_numpy(a), _numpy(b), out=_numpy(out))
         return out
     if a.dim() == 2:
         a = a.expand(b.shape[0], *a.shape)
@@ -180,7 +184,7 @@ class _Ensemble:
 
     Shapes: hidden Linear weight ``(E, in, out)`` (transposed, so a layer is ``h @ W + b``), bias
     ``(E, 1, out)``; the output Linear keeps nn.Linear's ``(E, C, in)`` with bias ``(E, C, 1)`` and
-    gives class-major logits ``(E, C, B) = baddbmm(b, W, h^T)``: with C = 10 classes, products with
+    gives class-major logits ``(E, C, B) = W h^T + b``: with C = 10 classes, products with
     a 10-wide last dimension and a softmax along it run several times slower than the same work with
     C first. Norm scale/shift ``(E, 1, width)``; prelu slopes ``(E, 1, P)``; swish beta ``(E, 1, 1)``:
     every per-member value broadcasts against ``(E, B, width)`` activations."""
@@ -310,7 +314,8 @@ class _Ensemble:
             if layer.kind == "linear":
                 tape.append(h)
                 w, b = (P[j] for j in layer.params)
-                h = torch.baddbmm(b, w, h.transpose(1, 2)) if layer.head else _bmm(h, w).add_(b)
+                h = _bmm(w, h.transpose(1, 2)) if layer.head else _bmm(h, w)
+                h.add_(b)
             else:
                 runs = self.act_slices[layer.module_index]
                 z, h = h, self._act(layer.module_index, h)
@@ -536,14 +541,12 @@ def _train(configs: Sequence[TrialConfig]) -> list[TrialResult]:
     def record(epoch: int, step: int) -> None:
         split_metrics = []
         for xs, ys in ((x, y), (ds.x_test, ds.y_test)):
-            loss_sum = torch.zeros(E)
-            correct = torch.zeros(E)
-            for a in range(0, len(ys), chunk):
-                logits = ens.forward(xs[a:a + chunk], train=False)  # (E, C, chunk)
-                yc = ys[a:a + chunk]
-                target = yc.view(1, 1, -1).expand(E, 1, -1)
-                loss_sum -= torch.log_softmax(logits, 1).gather(1, target).sum((1, 2))
-                correct += _hits(logits, target, yc)
+            # forward in chunks, the metrics in one pass over the split's (E, C, n) logits
+            logits = torch.cat([ens.forward(xs[a:a + chunk], train=False)
+                                for a in range(0, len(ys), chunk)], 2)
+            target = ys.view(1, 1, -1).expand(E, 1, -1)
+            loss_sum = -torch.log_softmax(logits, 1).gather(1, target).sum((1, 2))
+            correct = _hits(logits, target, ys)
             n_split = len(ys)
             split_metrics.append(((loss_sum / n_split).tolist(), (correct / n_split).tolist()))
         (trl, tra), (tel, tea) = split_metrics
