@@ -182,6 +182,10 @@ def test_t2_decide_branches() -> None:
     straddling = _t2_cell(32, 7.1, 0.32, 0.1)
     assert t2.decide(_t2_numbers(*_T2_IN, *_T2_OUT, straddling), True).verdict == INCONCLUSIVE
     assert t2.decide(_t2_numbers(*_T2_IN, *_T2_OUT, straddling), False).verdict == REFUTED
+    # an exception just below the threshold reads below it (0.2975 was printed "0.30")
+    near_miss = [*_T2_IN, _t2_cell(4, 21.8, 0.2975), *[_t2_cell(4, 21.8, 0.95)] * 6]
+    v = t2.decide(_t2_numbers(*near_miss, *_T2_OUT), False)
+    assert v.verdict == CONFIRMED and "(0.297, 6ξc=21.8)" in v.reason, v.reason
     # nets inside the curve that did not train: quick inconclusive, full depends
     untrained_in = [_t2_cell(4, 94.7, 0.12), _t2_cell(8, 94.7, 0.11)]
     assert t2.decide(_t2_numbers(*_T2_IN, *untrained_in, *_T2_OUT), True).verdict == INCONCLUSIVE

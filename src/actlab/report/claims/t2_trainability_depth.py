@@ -244,8 +244,8 @@ def decide(numbers: dict[str, Any], quick: bool) -> Verdict:
     inside = [c for c in numbers["cells"] if c["side"] == "inside"]
     outside = [c for c in numbers["cells"] if c["side"] == "outside"]
 
-    def cell(c: dict[str, Any]) -> str:
-        return f"depth {c['depth']} at σw²={c['sigma_w2']:g} ({c['train_acc']:.2f}, 6ξc={c['max_depth']:.3g})"
+    def cell(c: dict[str, Any]) -> str:  # 3 decimals: an exception can lie within 0.005 of the threshold
+        return f"depth {c['depth']} at σw²={c['sigma_w2']:g} ({c['train_acc']:.3f}, 6ξc={c['max_depth']:.3g})"
 
     bad_in = [c for c in inside if c["train_acc"] < thr]
     bad_out = [c for c in outside if c["train_acc"] >= thr]
